@@ -1,0 +1,140 @@
+"""The blog application factory. Wiring only: configuration, extensions, blueprints, handlers."""
+from __future__ import annotations
+
+import calendar
+from pathlib import Path
+
+from flask import Flask
+
+import config as config_module
+from blog import errors
+from blog import logs
+from blog import security
+from blog.extensions import bcrypt
+from blog.extensions import cache
+from blog.extensions import csrf
+from blog.extensions import db
+from blog.extensions import htmx
+from blog.extensions import limiter
+from blog.extensions import login_manager
+from blog.extensions import migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_name: str | type[config_module.Config] | None = None) -> Flask:
+    """Build the app for ``config_name`` (a CONFIGS key or a Config class; BLOG_ENV by default)."""
+    if config_name is None:
+        settings = config_module.selected()
+    elif isinstance(config_name, str):
+        settings = config_module.CONFIGS[config_name]
+    else:
+        settings = config_name
+    settings.validate()
+
+    app = Flask(
+        __name__,
+        instance_path=settings.INSTANCE_PATH,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_object(settings)
+    app.jinja_env.trim_blocks = True  # no stray blank lines from template tags: smaller fragments
+    app.jinja_env.lstrip_blocks = True
+    _configure_cache(app)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    logs.configure(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    bcrypt.init_app(app)
+    cache.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    _configure_sqlite(app)
+
+    from blog import models  # noqa: F401  (register the tables with the metadata)
+    from blog.main import bp as main_bp
+    from blog.posts import bp as posts_bp
+    from blog.users import bp as users_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(posts_bp, url_prefix="/blog")
+    app.register_blueprint(users_bp, url_prefix="/user")
+
+    errors.register(app)
+    security.register(app)
+    _register_template_helpers(app)
+
+    from blog import cli
+
+    cli.register(app)
+    return app
+
+
+def _configure_cache(app: Flask) -> None:
+    if app.config.get("CACHE_TYPE"):
+        return
+    if app.config.get("REDIS_URL"):
+        app.config["CACHE_TYPE"] = "RedisCache"
+        app.config["CACHE_REDIS_URL"] = app.config["REDIS_URL"]
+        app.config.setdefault("CACHE_KEY_PREFIX", f"{app.config['HUEY_NAME']}:{app.config['ENV_NAME']}:")
+    else:
+        app.config["CACHE_TYPE"] = "SimpleCache"
+    app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
+
+
+def _configure_sqlite(app: Flask) -> None:
+    """WAL mode and enforced foreign keys on every SQLite connection."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - exercised on every connect
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if app.config["SQLALCHEMY_DATABASE_URI"] not in ("sqlite://", "sqlite:///:memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from flask import request
+
+    from blog.models import User
+    from blog.models import utcnow
+
+    @login_manager.user_loader
+    def _load_user(user_id: str) -> User | None:
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.is_active else None
+
+    @app.context_processor
+    def _site() -> dict:
+        return {"site_name": app.config["SITE_NAME"], "site_description": app.config["SITE_DESCRIPTION"]}
+
+    @app.template_global("canonical_url")
+    def _canonical_url() -> str:
+        """This page's absolute URL on SITE_URL, keeping only the page number."""
+        page = request.args.get("page", type=int)
+        return app.config["SITE_URL"] + request.path + (f"?page={page}" if page and page > 1 else "")
+
+    @app.template_global("current_year")
+    def _current_year() -> int:
+        return utcnow().year
+
+    @app.template_global("month_name")
+    def _month_name(number: int) -> str:
+        return calendar.month_name[number]
+
+    @app.template_filter("date")
+    def _date(value, fmt: str = "%d %b %Y") -> str:
+        return value.strftime(fmt) if value else ""

@@ -1,0 +1,65 @@
+"""Logging: one format with the request id, level from LOG_LEVEL, a rotating file in production."""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+from flask import Flask
+from flask import Response
+from flask import g
+from flask import has_request_context
+from flask import request
+
+FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+
+
+class RequestIdFilter(logging.Filter):
+    """Add ``request_id`` to every record: the current request's, or ``-`` outside one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def configure(app: Flask) -> None:
+    """Set up handlers on the root logger and a request id for each request."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_blog", False):
+            root.removeHandler(handler)
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if app.config.get("LOG_FILE"):
+        path = Path(app.config["LOG_FILE"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(RotatingFileHandler(path, maxBytes=5 * 1024 * 1024, backupCount=5))
+    for handler in handlers:
+        handler._blog = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter(FORMAT))
+        handler.addFilter(RequestIdFilter())
+        root.addHandler(handler)
+    root.setLevel(app.config["LOG_LEVEL"])
+    # huey_consumer installs its own handler on the "huey" logger: don't print its lines twice.
+    logging.getLogger("huey").propagate = False
+    app.logger.handlers.clear()  # propagate to the root logger instead of Flask's default handler
+    app.logger.propagate = True
+
+    access = logging.getLogger("blog.access")
+
+    @app.before_request
+    def _start() -> None:
+        # Trust a proxy's id when it looks sane, so one id follows a request through nginx and us.
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "-")
+        started = g.get("request_started")
+        if started is not None:
+            access.info("%s %s %s %.1fms", request.method, request.full_path.rstrip("?"),
+                        response.status_code, (time.perf_counter() - started) * 1000)
+        return response

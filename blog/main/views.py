@@ -1,0 +1,151 @@
+"""Listings (home, category, tag, archive) and the health check."""
+from __future__ import annotations
+
+from functools import cached_property
+
+from flask import Response
+from flask import current_app
+from flask import make_response
+from flask import redirect
+from flask import url_for
+from flask import jsonify
+from flask import request
+from flask_sqlalchemy.pagination import Pagination
+
+from blog.main import bp
+from blog.rendering import render
+from blog.services import accounts
+from blog.services import comments
+from blog.services import feeds
+from blog.services import health
+from blog.services import posts
+from blog.services import taxonomy
+
+
+class Sidebar:
+    """The sidebar widgets, queried only if a full page actually renders them."""
+
+    @cached_property
+    def categories(self):
+        return taxonomy.category_tree()
+
+    @cached_property
+    def tags(self):
+        return taxonomy.tag_cloud()
+
+    @cached_property
+    def months(self):
+        return taxonomy.archive_months()
+
+    @cached_property
+    def popular(self):
+        return posts.popular()
+
+    @cached_property
+    def authors(self):
+        return accounts.authors()
+
+    @cached_property
+    def recent_comments(self):
+        return comments.recent()
+
+
+def _page_number() -> int:
+    return request.args.get("page", 1, type=int)
+
+
+def _listing(page: Pagination, heading: str, endpoint: str, **context) -> Response:
+    """One template for every list of posts; htmx pagination swaps only the list."""
+    context.setdefault("feed_url", None)
+    return render("main/index.html", block="post_list", page=page, heading=heading, endpoint=endpoint,
+                  sidebar=Sidebar(), **context)
+
+
+@bp.get("/")
+def index() -> Response:
+    """Published posts, newest first."""
+    return _listing(posts.published(page=_page_number()), "Latest posts", "main.index", args={})
+
+
+@bp.get("/category/<slug>")
+def category(slug: str) -> Response:
+    """Posts in a category and all of its sub-categories."""
+    found = taxonomy.get_category(slug)
+    page = posts.published(page=_page_number(), category=found)
+    return _listing(page, found.name, "main.category", args={"slug": slug},
+                    feed_url=url_for("main.category_feed", slug=slug),
+                    crumbs=taxonomy.breadcrumbs(found), description=found.description)
+
+
+@bp.get("/tag/<slug>")
+def tag(slug: str) -> Response:
+    """Posts with a tag."""
+    found = taxonomy.get_tag(slug)
+    page = posts.published(page=_page_number(), tag=found)
+    return _listing(page, f"Tagged #{found.name}", "main.tag", args={"slug": slug},
+                    feed_url=url_for("main.tag_feed", slug=slug))
+
+
+@bp.get("/tags")
+def tags() -> Response:
+    """Every tag used on a published post, sized by how often."""
+    return render("main/tags.html", tags=taxonomy.tag_cloud(limit=500))
+
+
+@bp.get("/archive/<int:year>")
+@bp.get("/archive/<int:year>/<int:month>")
+def archive(year: int, month: int | None = None) -> Response:
+    """Posts published in a year or a month."""
+    start, _ = between = posts.period(year, month)
+    page = posts.published(page=_page_number(), between=between)
+    heading = f"Archive: {start:%B %Y}" if month else f"Archive: {year}"
+    args = {"year": year, "month": month} if month else {"year": year}
+    return _listing(page, heading, "main.archive", args=args)
+
+
+def _feed(title: str, link: str, description: str, items) -> Response:
+    response = make_response(feeds.render_rss(title, link, description, items))
+    response.mimetype = "application/rss+xml"
+    return response
+
+
+@bp.get("/feed.xml")
+def feed() -> Response:
+    """RSS of the newest posts."""
+    config = current_app.config
+    return _feed(config["SITE_NAME"], config["SITE_URL"] + "/", config["SITE_DESCRIPTION"], feeds.newest())
+
+
+@bp.get("/category/<slug>/feed.xml")
+def category_feed(slug: str) -> Response:
+    """RSS of the newest posts in a category and its sub-categories."""
+    found = taxonomy.get_category(slug)
+    link = current_app.config["SITE_URL"] + url_for("main.category", slug=slug)
+    return _feed(f"{current_app.config['SITE_NAME']}: {found.name}", link, found.description or found.name,
+                 feeds.newest(category=found))
+
+
+@bp.get("/tag/<slug>/feed.xml")
+def tag_feed(slug: str) -> Response:
+    """RSS of the newest posts with a tag."""
+    found = taxonomy.get_tag(slug)
+    link = current_app.config["SITE_URL"] + url_for("main.tag", slug=slug)
+    return _feed(f"{current_app.config['SITE_NAME']}: #{found.name}", link, f"Posts tagged {found.name}",
+                 feeds.newest(tag=found))
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers and feed readers ask for /favicon.ico whatever the page says."""
+    return redirect(url_for("static", filename="img/favicon.svg"), 301)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Database, cache and queue reachability as JSON; 503 when any is down."""
+    checks = health.check_all()
+    ok = all(value == "ok" for value in checks.values())
+    response = jsonify({"status": "ok" if ok else "degraded", "checks": checks})
+    response.status_code = 200 if ok else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response

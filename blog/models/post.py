@@ -1,0 +1,82 @@
+"""Posts and their tags."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Column
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy import Table
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from blog.extensions import db
+from blog.models.base import utcnow
+
+if TYPE_CHECKING:
+    from blog.models.taxonomy import Category
+    from blog.models.taxonomy import Tag
+    from blog.models.user import User
+
+#: Post statuses (DESIGN.md): readers' posts wait in ``pending`` for a moderator.
+STATUSES = ("draft", "pending", "scheduled", "published", "archived")
+
+post_tags = Table(
+    "post_tags",
+    db.metadata,
+    Column("post_id", ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Post(db.Model):
+    __tablename__ = "posts"
+    __table_args__ = (
+        # Listings filter on status and sort by publication date.
+        Index("ix_posts_status_published_at", "status", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(220), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    #: ``body`` rendered by services.content.render_markdown (sanitised) when saved.
+    html: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    cover_image: Mapped[str | None] = mapped_column(String(255))
+    # Indexed by ix_posts_status_published_at, whose leading column it is.
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    reading_time: Mapped[int] = mapped_column(default=1)
+    comments_enabled: Mapped[bool] = mapped_column(default=True)
+    views: Mapped[int] = mapped_column(default=0)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    author: Mapped[User] = relationship(back_populates="posts")
+    category: Mapped[Category | None] = relationship()
+    tags: Mapped[list[Tag]] = relationship(secondary=post_tags, order_by="Tag.name")
+
+    def __repr__(self) -> str:
+        return f"<Post {self.slug}>"
+
+    @property
+    def is_public(self) -> bool:
+        """Published and archived posts can be read by anyone."""
+        return self.status in ("published", "archived")
+
+    def is_visible_to(self, user) -> bool:
+        """Guests see public posts; authors their own; moderators everything."""
+        if self.is_public:
+            return True
+        if user is None or not getattr(user, "is_authenticated", False):
+            return False
+        return user.id == self.author_id or user.is_moderator

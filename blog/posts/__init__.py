@@ -1,0 +1,6 @@
+"""Posts: /blog/..."""
+from flask import Blueprint
+
+bp = Blueprint("posts", __name__)
+
+from blog.posts import views  # noqa: E402,F401

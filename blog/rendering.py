@@ -1,0 +1,42 @@
+"""Full page or fragment, decided in one place."""
+from __future__ import annotations
+
+from flask import Response
+from flask import get_flashed_messages
+from flask import make_response
+from flask import redirect
+from flask import render_template
+from flask_htmx import make_response as htmx_response
+from jinja2_fragments.flask import render_block
+
+from blog.extensions import htmx
+
+
+def wants_fragment() -> bool:
+    """True for an htmx swap; page loads, boosted links and history restores get the whole page."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render(template: str, *, block: str | None = None, status: int = 200, **context) -> Response:
+    """Render ``template`` whole, or only ``block`` of it when htmx asks for a swap.
+
+    A fragment also carries pending flash messages as an out-of-band swap, so a
+    message flashed before an htmx response is shown at once, not on the next page.
+    """
+    if block and wants_fragment():
+        html = render_block(template, block, **context)
+        if get_flashed_messages():
+            html += render_template("_flashes.html", oob=True)
+    else:
+        html = render_template(template, **context)
+    response = make_response(html, status)
+    if block:
+        response.vary.add("HX-Request")
+    return response
+
+
+def redirect_to(url: str) -> Response:
+    """303 for plain form posts; ``HX-Location`` for htmx so the swap navigates."""
+    if htmx:
+        return htmx_response(location=url)
+    return redirect(url, 303)

@@ -1,0 +1,1 @@
+"""Business rules: plain functions that take plain arguments and own their unit of work."""

@@ -1,0 +1,116 @@
+"""The one Markdown pipeline: Markdown → Pygments-highlighted HTML → bleach allow-list.
+
+Only HTML produced here may be marked ``|safe`` in a template.
+"""
+from __future__ import annotations
+
+import math
+import re
+import threading
+from urllib.parse import urlsplit
+
+import bleach
+import markdown
+from bleach.linkifier import Linker
+
+#: Tags a post body may contain after sanitising.
+ALLOWED_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
+    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol",
+    "p", "pre", "s", "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th",
+    "thead", "tr", "ul",
+})
+ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
+
+# Ids come from the table of contents and footnotes only; a user-chosen id could
+# shadow an element of the page (an htmx target, say), so other ids are dropped.
+_SAFE_ID = re.compile(r"^(h-[\w-]+|fn:[\w-]+|fnref\d*:[\w-]+)$")
+_SAFE_CLASS = re.compile(r"^[\w -]{1,200}$")
+
+
+def _attribute_allowed(tag: str, name: str, value: str) -> bool:
+    if name == "id":
+        return bool(_SAFE_ID.match(value))
+    if name == "class":
+        return tag in {"code", "div", "pre", "span", "sup", "a", "li", "ol"} and bool(_SAFE_CLASS.match(value))
+    if tag == "a":
+        return name in {"href", "title", "rel"}
+    if tag == "img":
+        return name in {"src", "alt", "title", "width", "height", "loading"}
+    if tag in {"td", "th"}:
+        return name in {"align", "colspan", "rowspan"}
+    if tag == "abbr":
+        return name == "title"
+    if tag == "ol":
+        return name == "start"
+    return False
+
+
+def _heading_slug(value: str, separator: str) -> str:
+    from slugify import slugify
+
+    return "h-" + (slugify(value, separator=separator) or "section")
+
+
+def _external_links(attrs: dict, new: bool = False) -> dict:
+    """Mark links that leave the site ``nofollow noopener``; drop links with no URL."""
+    href = attrs.get((None, "href"), "")
+    parts = urlsplit(href)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        attrs[(None, "rel")] = "nofollow noopener"
+    else:
+        attrs.pop((None, "rel"), None)
+    return attrs
+
+
+_cleaner = bleach.sanitizer.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=_attribute_allowed,
+    protocols=ALLOWED_PROTOCOLS,
+    strip=True,
+    strip_comments=True,
+)
+_linker = Linker(callbacks=[_external_links], skip_tags={"pre", "code"}, parse_email=False)
+_local = threading.local()
+
+
+def _markdown() -> markdown.Markdown:
+    # A Markdown instance is not thread-safe, but building one per call is slow: one per thread.
+    md = getattr(_local, "md", None)
+    if md is None:
+        md = markdown.Markdown(
+            extensions=["fenced_code", "codehilite", "tables", "footnotes", "toc", "sane_lists", "abbr"],
+            extension_configs={
+                "codehilite": {"css_class": "highlight", "guess_lang": False},
+                "toc": {"slugify": _heading_slug, "permalink": False},
+            },
+            output_format="html",
+        )
+        _local.md = md
+    return md
+
+
+def render_markdown(text: str) -> str:
+    """Render Markdown to sanitised HTML with highlighted code and safe links."""
+    md = _markdown()
+    try:
+        html = md.convert(text or "")
+    finally:
+        md.reset()
+    return _linker.linkify(_cleaner.clean(html))
+
+
+_WORD = re.compile(r"\w+")
+
+
+def reading_time(text: str, words_per_minute: int = 200) -> int:
+    """Minutes to read ``text`` at ~200 words a minute, at least one."""
+    return max(1, math.ceil(len(_WORD.findall(text or "")) / words_per_minute))
+
+
+def plain_summary(html: str, length: int = 280) -> str:
+    """The first ``length`` characters of the text of ``html``, cut at a word."""
+    text = " ".join(bleach.clean(html, tags=set(), strip=True).split())
+    if len(text) <= length:
+        return text
+    return text[: length].rsplit(" ", 1)[0] + "…"

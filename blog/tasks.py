@@ -1,0 +1,61 @@
+"""The Huey instance and background tasks; each task pushes its own app context.
+
+RedisHuey when REDIS_URL is set, SqliteHuey in the instance folder otherwise, and
+an in-memory immediate Huey under testing (tasks run inline, in the request).
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask import has_app_context
+from huey import Huey
+from huey import MemoryHuey
+from huey import RedisHuey
+from huey import SqliteHuey
+
+import config
+
+
+def make_huey(settings: type[config.Config]) -> Huey:
+    """Build the queue the configuration asks for."""
+    if settings.HUEY_IMMEDIATE:
+        return MemoryHuey(settings.HUEY_NAME, immediate=True)
+    if settings.REDIS_URL:
+        return RedisHuey(settings.HUEY_NAME, url=settings.REDIS_URL)
+    Path(settings.HUEY_SQLITE_PATH).parent.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(settings.HUEY_NAME, filename=settings.HUEY_SQLITE_PATH)
+
+
+huey = make_huey(config.selected())
+
+_worker_app: Flask | None = None
+
+
+def _app() -> Flask:
+    # The consumer imports this module without an app: build one, once, on first use.
+    global _worker_app
+    if _worker_app is None:
+        from blog import create_app
+
+        _worker_app = create_app()
+    return _worker_app
+
+
+def in_app_context(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``fn`` inside an app context: the caller's when there is one (immediate mode), else the worker's.
+
+    Each call pushes its own context; one context shared by consumer threads breaks.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if has_app_context():
+            return fn(*args, **kwargs)
+        with _app().app_context():
+            return fn(*args, **kwargs)
+
+    return wrapper

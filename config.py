@@ -1,0 +1,131 @@
+"""Configuration classes, chosen by ``BLOG_ENV``; values come from the environment and ``.env``."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+load_dotenv(BASE_DIR / ".env")
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+#: Where the embedded-default stack keeps its files (SQLite, Huey queue, outbox, uploads, logs).
+INSTANCE = Path(os.environ.get("INSTANCE_PATH") or BASE_DIR / "instance").resolve()
+
+
+class Config:
+    """Settings shared by every environment; each one can be overridden from the environment."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-insecure-key"
+    INSTANCE_PATH = str(INSTANCE)
+
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'blog.db'}"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+
+    # Background jobs: RedisHuey when REDIS_URL is set, else SqliteHuey in the instance folder.
+    HUEY_NAME = "blog"
+    HUEY_SQLITE_PATH = str(INSTANCE / "huey.db")
+    HUEY_IMMEDIATE = False
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+    MAIL_PORT = _env_int("MAIL_PORT", 25)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or "Blog <noreply@localhost>"
+    MAIL_OUTBOX = str(INSTANCE / "outbox")
+
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or str(INSTANCE / "uploads")
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+    POSTS_PER_PAGE = _env_int("POSTS_PER_PAGE", 10)
+    SITE_NAME = os.environ.get("SITE_NAME") or "Inkwell"
+    SITE_DESCRIPTION = os.environ.get("SITE_DESCRIPTION") or "Notes on building fast, humane software for the web."
+    SITE_URL = (os.environ.get("SITE_URL") or "http://127.0.0.1:5000").rstrip("/")
+    COMMENTS_REQUIRE_APPROVAL = _env_bool("COMMENTS_REQUIRE_APPROVAL", True)
+
+    BCRYPT_LOG_ROUNDS = _env_int("BCRYPT_LOG_ROUNDS", 12)
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+
+    LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "INFO").upper()
+    LOG_FILE = os.environ.get("LOG_FILE") or None
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    HSTS = False
+
+    @classmethod
+    def validate(cls) -> None:
+        """Refuse settings that would be unsafe; the base class accepts everything."""
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    BCRYPT_LOG_ROUNDS = _env_int("BCRYPT_LOG_ROUNDS", 10)
+
+
+class TestingConfig(Config):
+    """In-memory SQLite and in-process defaults; real PostgreSQL/Redis when TEST_* URLs are set."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
+    REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
+    RATELIMIT_STORAGE_URI = os.environ.get("TEST_REDIS_URL") or "memory://"
+    HUEY_IMMEDIATE = True
+    WTF_CSRF_ENABLED = False
+    BCRYPT_LOG_ROUNDS = 4
+    SITE_URL = "http://localhost"
+    LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "WARNING").upper()
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    HSTS = True
+    LOG_FILE = os.environ.get("LOG_FILE") or str(INSTANCE / "logs" / "blog.log")
+
+    @classmethod
+    def validate(cls) -> None:
+        """A production app without its own secret key must not start."""
+        if not os.environ.get("SECRET_KEY"):
+            raise RuntimeError("SECRET_KEY must be set in the environment when BLOG_ENV=production.")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def selected() -> type[Config]:
+    """The configuration class that ``BLOG_ENV`` names (development by default)."""
+    name = os.environ.get("BLOG_ENV") or "development"
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"BLOG_ENV must be one of {', '.join(CONFIGS)}, not {name!r}.") from None
