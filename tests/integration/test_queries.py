@@ -1,0 +1,57 @@
+"""Constant query counts: the same number of SQL statements for 10 or 10,000 posts."""
+from __future__ import annotations
+
+import re
+
+from blog.extensions import cache
+from blog.extensions import db
+from blog.services import demo
+from tests.conftest import HX
+from tests.factories import wipe_content
+
+
+def _count(client, count_queries, url, *, warm: bool = False, **kwargs) -> int:
+    """Statements for one GET: with a cold cache (the worst case), or a warm one."""
+    if warm:
+        client.get(url, **kwargs)
+    else:
+        cache.clear()
+    db.session.expunge_all()  # nothing cached in the identity map between measurements
+    with count_queries() as queries:
+        response = client.get(url, **kwargs)
+    assert response.status_code == 200, url
+    return queries.count
+
+
+def _measure(client, count_queries) -> dict[str, int]:
+    post = _first_post_with_comments(client)
+    return {
+        "home": _count(client, count_queries, "/"),
+        "home, warm cache": _count(client, count_queries, "/", warm=True),
+        "fragment": _count(client, count_queries, "/", headers=HX),
+        "page 3": _count(client, count_queries, "/?page=3"),
+        "post": _count(client, count_queries, post),
+        "category": _count(client, count_queries, "/category/programming"),
+        "tag": _count(client, count_queries, "/tag/python"),
+        "profile": _count(client, count_queries, "/user/admin"),
+        "feed": _count(client, count_queries, "/feed.xml"),
+    }
+
+
+def _first_post_with_comments(client) -> str:
+    html = client.get("/").text
+    return re.findall(r'href="(/blog/[^"]+)"', html)[0]
+
+
+def test_home_and_post_pages_query_count_does_not_grow_with_data(app, client, count_queries):
+    demo.seed(posts=40, comments=30, users=5)
+    small = _measure(client, count_queries)
+    # Grow to 10,000 posts and 3,000 more comments.
+    wipe_content()
+    demo.seed(posts=10_000, comments=3_000, users=50)
+    large = _measure(client, count_queries)
+    assert large == small
+    assert _count(client, count_queries, "/?page=900") == small["page 3"]
+    # count + page + tags for a list; the sidebar adds its widgets only when the cache is cold.
+    assert small["fragment"] == 3 and small["home, warm cache"] == 3
+    assert small["home"] <= 10 and small["post"] <= 3, small
