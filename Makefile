@@ -1,0 +1,46 @@
+# Developer entry points: `make run` to try the blog, `make test` before pushing.
+PYTHON ?= python3
+VENV = .venv
+BIN = $(VENV)/bin
+PORT ?= 5000
+# Touched after each install, so the venv is rebuilt only when requirements.txt changes.
+STAMP = $(VENV)/.installed
+
+.PHONY: venv run test requirements pygments-css clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -r requirements.txt
+	touch $@
+
+# The embedded stack (SQLite, SqliteHuey) unless the environment or .env says otherwise.
+run: export BLOG_ENV ?= development
+run: venv
+	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/flask --app wsgi seed-db --if-empty
+	@echo "Blog running at http://127.0.0.1:$(PORT)/"
+	@echo "Demo admin login: admin@example.com / admin-demo-password"
+	@# honcho runs Procfile lines through /bin/sh: gunicorn and huey_consumer must be on PATH.
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -p $(PORT)
+
+# Unit tests and the browser tests (pytest.ini: testpaths = tests e2e); PYTEST_ARGS passes options.
+test: venv
+	bash scripts/ensure-browser.sh
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Pin requirements.in into requirements.txt without leaking this machine's index paths.
+requirements: venv
+	test -x $(BIN)/pip-compile || $(BIN)/pip install pip-tools
+	$(BIN)/pip-compile --no-emit-index-url --no-emit-find-links --strip-extras -o requirements.txt requirements.in
+
+# Through a temp file, so a failing script cannot leave an empty stylesheet behind.
+pygments-css: venv
+	$(BIN)/python scripts/pygments_css.py > static/css/pygments.css.tmp
+	mv static/css/pygments.css.tmp static/css/pygments.css
+
+# Build and test leftovers; instance/ holds your data and is left alone.
+clean:
+	rm -rf $(VENV) .pytest_cache test-results
+	find . -name __pycache__ -type d -prune -not -path "./.git/*" -exec rm -rf {} +
