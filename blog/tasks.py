@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 from flask import has_app_context
 from huey import Huey
+from huey import crontab
 from huey import MemoryHuey
 from huey import RedisHuey
 from huey import SqliteHuey
@@ -59,3 +60,12 @@ def in_app_context(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+@huey.periodic_task(crontab(minute="*"))
+@in_app_context
+def publish_scheduled_posts() -> int:
+    """Every minute: scheduled posts whose time has come go live."""
+    from blog.services import posts
+
+    return len(posts.publish_due())

@@ -71,10 +71,17 @@ def test_read_home_post_and_paginate(page: Page, js: bool) -> None:
 
 
 def test_pages_send_csp_and_log_no_errors(page: Page, browser_errors) -> None:
-    """Home, a post, page 2 and a 404 all carry the CSP; the autouse fixture fails on any console error."""
+    """Every kind of page carries the CSP; the autouse fixture fails on any console error."""
     page.goto("/")
     post_url = page.locator(TITLES).first.get_attribute("href")
-    for url, status in [("/", 200), (post_url, 200), ("/?page=2", 200), ("/blog/no-such-post-e2e", 404)]:
+    sidebar = page.locator("aside.sidebar")
+    category_url = sidebar.locator(".category-tree a").first.get_attribute("href")
+    tag_url = sidebar.locator(".tag-cloud a").first.get_attribute("href")
+    month_url = sidebar.locator(".months a").first.get_attribute("href")
+    author_url = sidebar.locator(".authors a").first.get_attribute("href")
+    pages = [("/", 200), (post_url, 200), ("/?page=2", 200), (category_url, 200), (tag_url, 200),
+             ("/tags", 200), (month_url, 200), (author_url, 200), ("/blog/no-such-post-e2e", 404)]
+    for url, status in pages:
         response = page.goto(url)
         assert response is not None and response.status == status, f"{url}: {response and response.status}"
         csp = response.headers.get("content-security-policy", "")
@@ -82,3 +89,23 @@ def test_pages_send_csp_and_log_no_errors(page: Page, browser_errors) -> None:
         expect(page.locator("body")).to_be_visible()
     # Chromium logs every 4xx document as a console error; this one is the point of the visit.
     browser_errors.allow("no-such-post-e2e: Failed to load resource: the server responded with a status of 404")
+
+
+@JS_ON_AND_OFF
+def test_browse_by_category_and_tag_from_the_sidebar(page: Page, js: bool) -> None:
+    """The sidebar leads to a category (with breadcrumbs) and a tag page listing matching posts."""
+    page.goto("/")
+    category = page.locator("aside.sidebar .category-tree > li > a").first
+    name = category.inner_text()
+    category.click()
+    expect(page.locator("h1.page-title")).to_have_text(name)
+    expect(page.locator(".breadcrumbs [aria-current=page]")).to_have_text(name)
+    page.goto("/")
+    tag = page.locator("aside.sidebar .tag-cloud a").first
+    label = tag.inner_text()
+    tag.click()
+    expect(page.locator("h1.page-title")).to_have_text(f"Tagged {label}")
+    expect(page.locator(CARDS).first).to_be_visible()
+    # The first post listed carries the tag on its own page.
+    page.locator(TITLES).first.click()
+    expect(page.locator("article.post .tags")).to_contain_text(label)

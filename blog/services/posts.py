@@ -85,3 +85,19 @@ def get_visible(slug: str, user=None) -> Post:
     if post is None or not post.is_visible_to(user):
         raise NotFound("There is no post at this address.")
     return post
+
+
+def publish_due(now: datetime | None = None) -> list[Post]:
+    """Publish every scheduled post whose time has come; returns them (the every-minute task)."""
+    from blog.models import utcnow
+
+    now = now or utcnow()
+    due = list(db.session.scalars(
+        select(Post).where(Post.status == "scheduled", Post.published_at <= now).with_for_update(skip_locked=True)
+    ))
+    for post in due:
+        post.status = "published"
+    db.session.commit()
+    if due:
+        taxonomy.clear_widgets()
+    return due

@@ -102,3 +102,27 @@ def test_every_response_has_a_request_id(client):
     assert response.headers["X-Request-ID"] == "abc123"
     generated = client.get("/", headers={"X-Request-ID": "bad id <script>"}).headers["X-Request-ID"]
     assert generated.isalnum() and len(generated) == 32
+
+
+def test_rate_limited_route_answers_429_with_retry_after(app):
+    from blog.extensions import limiter
+
+    @app.get("/limited")
+    @limiter.limit("2/minute")
+    def limited():
+        return "ok"
+
+    @app.get("/api/v1/limited")
+    @limiter.limit("1/minute")
+    def limited_api():
+        return {"ok": True}
+
+    client = app.test_client()
+    assert [client.get("/limited").status_code for _ in range(3)] == [200, 200, 429]
+    blocked = client.get("/limited")
+    assert blocked.status_code == 429 and "Slow down" in blocked.text
+    assert int(blocked.headers["Retry-After"]) > 0
+    client.get("/api/v1/limited")
+    api = client.get("/api/v1/limited")
+    assert api.status_code == 429 and api.get_json()["status"] == 429
+    assert int(api.headers["Retry-After"]) > 0
