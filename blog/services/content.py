@@ -9,9 +9,13 @@ import re
 import threading
 from urllib.parse import urlsplit
 
+import xml.etree.ElementTree as etree
+
 import bleach
 import markdown
-from bleach.linkifier import Linker
+from bleach.html5lib_shim import Filter
+from markdown.extensions import Extension
+from markdown.inlinepatterns import InlineProcessor
 
 #: Tags a post body may contain after sanitising.
 ALLOWED_TAGS = frozenset({
@@ -52,15 +56,41 @@ def _heading_slug(value: str, separator: str) -> str:
     return "h-" + (slugify(value, separator=separator) or "section")
 
 
-def _external_links(attrs: dict, new: bool = False) -> dict:
-    """Mark links that leave the site ``nofollow noopener``; drop links with no URL."""
-    href = attrs.get((None, "href"), "")
-    parts = urlsplit(href)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        attrs[(None, "rel")] = "nofollow noopener"
-    else:
-        attrs.pop((None, "rel"), None)
-    return attrs
+class ExternalLinks(Filter):
+    """Mark links that leave the site ``rel="nofollow noopener"``; other links get no ``rel``."""
+
+    def __iter__(self):
+        for token in super().__iter__():
+            if token["type"] in ("StartTag", "EmptyTag") and token["name"] == "a":
+                attrs = token["data"]
+                parts = urlsplit(attrs.get((None, "href"), ""))
+                if parts.scheme in ("http", "https") and parts.netloc:
+                    attrs[(None, "rel")] = "nofollow noopener"
+                else:
+                    attrs.pop((None, "rel"), None)
+            yield token
+
+
+class _BareUrl(InlineProcessor):
+    ANCESTOR_EXCLUDES = ("a",)  # a URL that is already a link's text stays text
+
+    def handleMatch(self, m, data):  # noqa: N802 (Markdown's API)
+        link = etree.Element("a", {"href": m.group(1)})
+        link.text = m.group(1)
+        return link, m.start(0), m.end(0)
+
+
+class BareUrls(Extension):
+    """Turn bare http(s) URLs in text into links, as people expect; code spans and blocks are left alone.
+
+    (Markdown never runs inline patterns inside code, which bleach's linkify
+    with ``skip_tags`` got wrong: it escaped the code's entities twice.)
+    """
+
+    PATTERN = r"""(?<![<"'=\w/])(https?://[^\s<>"']+[^\s<>"'.,;:!?)\]])"""
+
+    def extendMarkdown(self, md):  # noqa: N802 (Markdown's API)
+        md.inlinePatterns.register(_BareUrl(self.PATTERN, md), "bare_url", 95)
 
 
 _cleaner = bleach.sanitizer.Cleaner(
@@ -69,8 +99,8 @@ _cleaner = bleach.sanitizer.Cleaner(
     protocols=ALLOWED_PROTOCOLS,
     strip=True,
     strip_comments=True,
+    filters=[ExternalLinks],
 )
-_linker = Linker(callbacks=[_external_links], skip_tags={"pre", "code"}, parse_email=False)
 _local = threading.local()
 
 
@@ -79,7 +109,8 @@ def _markdown() -> markdown.Markdown:
     md = getattr(_local, "md", None)
     if md is None:
         md = markdown.Markdown(
-            extensions=["fenced_code", "codehilite", "tables", "footnotes", "toc", "sane_lists", "abbr"],
+            extensions=["fenced_code", "codehilite", "tables", "footnotes", "toc", "sane_lists", "abbr",
+                        BareUrls()],
             extension_configs={
                 "codehilite": {"css_class": "highlight", "guess_lang": False},
                 "toc": {"slugify": _heading_slug, "permalink": False},
@@ -97,7 +128,7 @@ def render_markdown(text: str) -> str:
         html = md.convert(text or "")
     finally:
         md.reset()
-    return _linker.linkify(_cleaner.clean(html))
+    return _cleaner.clean(html)
 
 
 _WORD = re.compile(r"\w+")
@@ -106,11 +137,3 @@ _WORD = re.compile(r"\w+")
 def reading_time(text: str, words_per_minute: int = 200) -> int:
     """Minutes to read ``text`` at ~200 words a minute, at least one."""
     return max(1, math.ceil(len(_WORD.findall(text or "")) / words_per_minute))
-
-
-def plain_summary(html: str, length: int = 280) -> str:
-    """The first ``length`` characters of the text of ``html``, cut at a word."""
-    text = " ".join(bleach.clean(html, tags=set(), strip=True).split())
-    if len(text) <= length:
-        return text
-    return text[: length].rsplit(" ", 1)[0] + "…"

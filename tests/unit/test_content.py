@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from blog.services.content import plain_summary
 from blog.services.content import reading_time
 from blog.services.content import render_markdown
 
@@ -63,7 +62,15 @@ def test_reading_time_is_about_200_words_a_minute():
     assert reading_time("word " * 1000) == 5
 
 
-def test_plain_summary_strips_tags_and_cuts_at_a_word():
-    html = "<p>One <strong>two</strong> three four five</p>"
-    assert plain_summary(html) == "One two three four five"
-    assert plain_summary(html, length=12) == "One two…"
+def test_code_keeps_its_entities_escaped_exactly_once():
+    html = render_markdown('```html\n<b class="x">A &amp; B</b>\n```\n\nInline `<i>` and AT&T.')
+    assert "&amp;lt;" not in html and "&amp;amp;amp;" not in html
+    assert '<span class="p">&lt;</span><span class="nt">b</span>' in html
+    assert "<code>&lt;i&gt;</code>" in html and "AT&amp;T" in html
+
+
+def test_urls_in_link_text_or_code_spans_are_not_linked_twice():
+    html = render_markdown("[https://a.example](https://a.example) `https://code.example` (https://p.example).")
+    assert html.count("<a ") == 2
+    assert '<code>https://code.example</code>' in html
+    assert '(<a href="https://p.example" rel="nofollow noopener">https://p.example</a>).' in html
