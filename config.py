@@ -49,9 +49,15 @@ class Config:
     MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or "Blog <noreply@localhost>"
     MAIL_OUTBOX = str(INSTANCE / "outbox")
+    #: Unsent mail older than this is sent again by a periodic task (a worker may have died).
+    MAIL_RESEND_AFTER_MINUTES = _env_int("MAIL_RESEND_AFTER_MINUTES", 5)
+    MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 8)
 
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or str(INSTANCE / "uploads")
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+    AVATAR_MAX_BYTES = _env_int("AVATAR_MAX_BYTES", 2 * 1024 * 1024)
+    #: Larger images are refused before decoding (decompression bombs).
+    IMAGE_MAX_PIXELS = _env_int("IMAGE_MAX_PIXELS", 40_000_000)
     POSTS_PER_PAGE = _env_int("POSTS_PER_PAGE", 10)
     SITE_NAME = os.environ.get("SITE_NAME") or "Inkwell"
     SITE_DESCRIPTION = os.environ.get("SITE_DESCRIPTION") or "Notes on building fast, humane software for the web."
@@ -63,6 +69,10 @@ class Config:
 
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
+
+    #: How many proxies (nginx ...) sit in front of the app: their X-Forwarded-For/-Proto are trusted
+    #: so rate limits see the client's address. 0 when the app is reached directly.
+    PROXY_COUNT = _env_int("PROXY_COUNT", 0)
 
     LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "INFO").upper()
     LOG_FILE = os.environ.get("LOG_FILE") or None

@@ -14,6 +14,7 @@ from flask import Flask
 from flask import has_app_context
 from huey import Huey
 from huey import crontab
+from huey.exceptions import RetryTask
 from huey import MemoryHuey
 from huey import RedisHuey
 from huey import SqliteHuey
@@ -69,3 +70,32 @@ def publish_scheduled_posts() -> int:
     from blog.services import posts
 
     return len(posts.publish_due())
+
+
+@huey.task()
+@in_app_context
+def send_mail(message_id: int) -> None:
+    """Deliver one outbox message; on failure retry with back-off (the service says how long to wait)."""
+    from blog.services import mail
+
+    delay = mail.deliver(message_id)
+    if delay is not None:
+        raise RetryTask(f"mail {message_id} not delivered", delay=delay)
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+@in_app_context
+def resend_stale_mail() -> int:
+    """Every five minutes: queue again the mail a dead worker never sent."""
+    from blog.services import mail
+
+    return mail.resend_stale()
+
+
+@huey.task()
+@in_app_context
+def process_avatar(user_id: int, key: str) -> None:
+    """Make the resized, EXIF-free variants of a freshly uploaded avatar."""
+    from blog.services import media
+
+    media.process_avatar(user_id, key)

@@ -25,9 +25,11 @@ from config import TestingConfig
 
 
 @pytest.fixture
-def app() -> Iterator[Flask]:
-    """A fresh app with empty tables."""
+def app(tmp_path) -> Iterator[Flask]:
+    """A fresh app with empty tables; mail outbox and uploads in a temporary folder."""
     app = create_app(TestingConfig)
+    app.config["MAIL_OUTBOX"] = str(tmp_path / "outbox")
+    app.config["UPLOAD_FOLDER"] = str(tmp_path / "uploads")
     with app.app_context():
         db.drop_all()  # a crashed earlier run on PostgreSQL may have left rows behind
         db.create_all()
@@ -97,3 +99,63 @@ def count_queries(app: Flask):
 
 
 HX = {"HX-Request": "true"}
+
+
+# Mail: a real SMTP server in-process, and a reader for the .eml outbox.
+
+import email  # noqa: E402
+import email.policy  # noqa: E402
+import socket  # noqa: E402
+from email.message import EmailMessage  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def read_outbox(folder: str | Path) -> list[EmailMessage]:
+    """The ``.eml`` files in ``folder``, oldest first, parsed (temporary files are skipped)."""
+    return [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            for path in sorted(Path(folder).glob("*.eml"))]
+
+
+class SMTPServer:
+    """What the in-process SMTP server received: parsed ``messages``, and ``logins`` as (user, password)."""
+
+    def __init__(self, port: int) -> None:
+        self.host = "127.0.0.1"
+        self.port = port
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list = []
+        self.logins: list[tuple[str, str]] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.envelopes.append(envelope)
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+
+        self.logins.append((auth_data.login.decode(), auth_data.password.decode()))
+        return AuthResult(success=True)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPServer]:
+    """An aiosmtpd server on a free local port, collecting what it is sent; AUTH accepted without TLS."""
+    from aiosmtpd.controller import Controller
+
+    inbox = SMTPServer(free_port())
+    # server_hostname: otherwise aiosmtpd asks the resolver for this machine's FQDN.
+    controller = Controller(inbox, hostname=inbox.host, port=inbox.port, server_hostname="localhost",
+                            authenticator=inbox.authenticate, auth_require_tls=False, ready_timeout=5)
+    controller.start()
+    try:
+        yield inbox
+    finally:
+        controller.stop()

@@ -1,6 +1,7 @@
 """The data model: one module per entity, re-exported here."""
 from blog.models.base import utcnow
 from blog.models.comment import Comment
+from blog.models.mail import MailMessage
 from blog.models.post import Post
 from blog.models.post import post_tags
 from blog.models.taxonomy import Category
@@ -8,4 +9,4 @@ from blog.models.taxonomy import Tag
 from blog.models.token import ApiToken
 from blog.models.user import User
 
-__all__ = ["ApiToken", "Category", "Comment", "Post", "Tag", "User", "post_tags", "utcnow"]
+__all__ = ["ApiToken", "Category", "Comment", "MailMessage", "Post", "Tag", "User", "post_tags", "utcnow"]

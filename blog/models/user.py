@@ -1,6 +1,7 @@
 """Registered people and their roles."""
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -31,18 +32,33 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(20), default="reader", index=True)
+    #: Random key of the avatar files under UPLOAD_FOLDER/avatars/ (services.media); None: no avatar.
     avatar: Mapped[str | None] = mapped_column(String(255))
+    #: False while the worker has not yet made the resized variants of a new avatar.
+    avatar_processed: Mapped[bool] = mapped_column(default=False)
     bio: Mapped[str] = mapped_column(Text, default="")
     #: {"website": url, "github": url, ...}; validated http(s) URLs only.
     social_links: Mapped[dict] = mapped_column(JSON, default=dict)
     email_confirmed: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Consecutive failed logins, and the time before which no login is tried (back-off).
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
 
     posts: Mapped[list[Post]] = relationship(back_populates="author", passive_deletes=True)
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
+
+    def get_id(self) -> str:
+        """The session id: the user id plus a fingerprint of the password hash, so changing
+        the password ends every other session and remember-me cookie."""
+        return f"{self.id}.{self.session_fingerprint}"
+
+    @property
+    def session_fingerprint(self) -> str:
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
 
     def set_password(self, password: str) -> None:
         """Store a bcrypt hash of ``password`` (cost from BCRYPT_LOG_ROUNDS)."""

@@ -1,0 +1,227 @@
+"""Outgoing mail through the outbox table: stored with the change that caused it, sent by a task.
+
+``compose`` only adds a row to the caller's transaction. Session listeners (registered when
+this module is imported) queue ``tasks.send_mail`` once that transaction commits, so a rolled
+back change sends nothing and no caller can forget to send. ``deliver`` sends one row over
+SMTP, or writes it to ``MAIL_OUTBOX`` as an ``.eml`` file when no ``MAIL_SERVER`` is set.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import smtplib
+import ssl
+import tempfile
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from email.utils import parseaddr
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import current_app
+from flask import render_template
+from jinja2 import TemplateNotFound
+from sqlalchemy import event
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import SessionTransaction
+
+from blog.extensions import db
+from blog.models import MailMessage
+from blog.models import utcnow
+
+log = logging.getLogger(__name__)
+
+#: ``session.info`` key: ids of mail flushed in the session's open transaction, queued on commit.
+PENDING = "blog.mail.pending"
+SMTP_TIMEOUT = 10
+MAX_DELAY = 3600
+SUBJECT_MAX = MailMessage.subject.type.length
+
+
+def compose(kind: str, recipient: str, template: str, subject: str, **context) -> MailMessage:
+    """Add a message rendered from ``templates/email/<template>.txt`` (and ``.html`` if present) to the session.
+
+    Templates also get ``site_name``, ``site_url``, ``subject`` and ``absolute_url(endpoint, **values)``
+    (links on SITE_URL: mail is read outside the site, and maybe rendered by the worker, outside a request).
+    Nothing is committed here: the caller commits it with the change that caused it, and the
+    commit queues the sending.
+
+    Raises:
+        ValueError: ``recipient`` holds a line break (it would inject headers).
+    """
+    recipient = recipient.strip()
+    if "\r" in recipient or "\n" in recipient:
+        raise ValueError("A mail recipient cannot contain a line break.")
+    # One header line (user text in it must not add headers) that fits the column: a long post
+    # title must not make the caller's whole transaction fail.
+    subject = " ".join(subject.split())[:SUBJECT_MAX]
+    context.update(site_name=current_app.config["SITE_NAME"], site_url=current_app.config["SITE_URL"],
+                   subject=subject, absolute_url=absolute_url)
+    message = MailMessage(kind=kind, recipient=recipient, subject=subject,
+                          text_body=render_template(f"email/{template}.txt", **context),
+                          html_body=_render_optional(f"email/{template}.html", context))
+    db.session.add(message)
+    return message
+
+
+def absolute_url(endpoint: str, **values) -> str:
+    """An absolute URL for ``endpoint`` on SITE_URL, for links in mail (templates get it as ``absolute_url``).
+
+    Never from the request's Host header: a client controls that, and a password-reset link
+    pointing at an attacker's host would hand them the token.
+    """
+    site = urlsplit(current_app.config["SITE_URL"])
+    adapter = current_app.url_map.bind(site.netloc, script_name=site.path or "/", url_scheme=site.scheme)
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def deliver(message_id: int) -> int | None:
+    """Send one stored message; ``None`` when done (sent, gone, or given up), else seconds to wait before retrying."""
+    config = current_app.config
+    # A session of its own: under immediate Huey this runs inside the caller's after_commit,
+    # where the committing session must not be used; in the worker it is a short unit of work.
+    with Session(db.engine, expire_on_commit=False) as session:
+        # The row stays locked until the commit below, so a second worker holding the same id (a
+        # retry and the periodic re-send) skips it instead of sending it twice. PostgreSQL only:
+        # SQLite has no row locks, and holding its database-wide write lock while we talk SMTP
+        # would stall every request.
+        message = session.scalars(
+            select(MailMessage).where(MailMessage.id == message_id).with_for_update(skip_locked=True)
+        ).first()
+        if message is None or message.sent_at is not None or message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
+            return None  # gone, done, or given up
+        message.attempts += 1
+        try:
+            mime = _build(message)
+            if config["MAIL_SERVER"]:
+                _send_smtp(mime)
+            else:
+                _write_eml(mime, message)
+        except Exception as exc:  # every failed attempt counts, or a mail that always fails would retry forever
+            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            session.commit()
+            transient = isinstance(exc, (OSError, smtplib.SMTPException))
+            if message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
+                log.error("mail %s (%s) given up after %s attempts: %s", message_id, message.kind,
+                          message.attempts, message.last_error, exc_info=not transient)
+                return None
+            delay = min(MAX_DELAY, 30 * 2 ** (message.attempts - 1))
+            log.warning("mail %s (%s) not sent, attempt %s, retrying in %ss: %s", message_id, message.kind,
+                        message.attempts, delay, message.last_error, exc_info=not transient)
+            return delay
+        message.sent_at, message.last_error = utcnow(), ""
+        session.commit()
+        log.info("mail %s (%s) sent", message_id, message.kind)
+        return None
+
+
+def resend_stale(now: datetime | None = None) -> int:
+    """Queue again every unsent message older than MAIL_RESEND_AFTER_MINUTES that has attempts left; how many."""
+    config = current_app.config
+    cutoff = (now or utcnow()) - timedelta(minutes=config["MAIL_RESEND_AFTER_MINUTES"])
+    with Session(db.engine) as session:
+        ids = session.scalars(
+            select(MailMessage.id)
+            .where(MailMessage.sent_at.is_(None), MailMessage.created_at <= cutoff,
+                   MailMessage.attempts < config["MAIL_MAX_ATTEMPTS"])
+            .order_by(MailMessage.id)
+        ).all()
+    for message_id in ids:
+        _enqueue(message_id)
+    return len(ids)
+
+
+def _build(message: MailMessage) -> EmailMessage:
+    # Plain text, with an HTML alternative when there is one.
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    created = message.created_at.replace(tzinfo=UTC)
+    mime = EmailMessage()
+    mime["From"] = sender
+    mime["To"] = message.recipient
+    mime["Subject"] = message.subject
+    # Date and Message-ID come from the row, so a re-sent copy is recognisably the same mail.
+    mime["Date"] = format_datetime(created)
+    mime["Message-ID"] = f"<{created:%Y%m%d%H%M%S}.{message.id}@{domain}>"
+    mime.set_content(message.text_body)
+    if message.html_body:
+        mime.add_alternative(message.html_body, subtype="html")
+    return mime
+
+
+def _render_optional(name: str, context: dict) -> str:
+    try:
+        current_app.jinja_env.get_template(name)
+    except TemplateNotFound as exc:
+        if exc.name != name:
+            raise
+        return ""
+    return render_template(name, **context)
+
+
+def _send_smtp(mime: EmailMessage) -> None:
+    config = current_app.config
+    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=SMTP_TIMEOUT) as smtp:
+        if config["MAIL_USE_TLS"]:
+            smtp.starttls(context=ssl.create_default_context())
+        if config["MAIL_USERNAME"]:
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+        smtp.send_message(mime)
+
+
+def _write_eml(mime: EmailMessage, message: MailMessage) -> None:
+    folder = Path(current_app.config["MAIL_OUTBOX"])
+    folder.mkdir(parents=True, exist_ok=True)
+    kind = re.sub(r"[^A-Za-z0-9_-]", "_", message.kind)
+    path = folder / f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{message.id}-{kind}.eml"
+    # Write a hidden temporary file and rename it: whoever watches the folder sees whole files only.
+    tmp = tempfile.NamedTemporaryFile(dir=folder, prefix=".", suffix=".tmp", delete=False)
+    try:
+        with tmp:
+            tmp.write(mime.as_bytes())
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp.name, path)
+    except BaseException:
+        Path(tmp.name).unlink(missing_ok=True)
+        raise
+    log.info("mail %s (%s) written to %s", message.id, message.kind, path)
+
+
+def _enqueue(message_id: int) -> None:
+    from blog import tasks  # late: blog.tasks builds the queue from the configuration on import
+
+    try:
+        tasks.send_mail(message_id)
+    except Exception:  # the row is saved; the periodic re-send queues it again when the queue is back
+        log.exception("could not queue mail %s", message_id)
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_new_mail(session: Session, _flush_context) -> None:
+    # session.new still lists what this flush inserted, now with primary keys.
+    ids = [obj.id for obj in session.new if isinstance(obj, MailMessage)]
+    if ids:
+        session.info.setdefault(PENDING, set()).update(ids)
+
+
+@event.listens_for(Session, "after_commit")
+def _send_committed_mail(session: Session) -> None:
+    # Releasing a SAVEPOINT also fires after_commit; only the outermost commit makes mail real.
+    if session.in_nested_transaction():
+        return
+    for message_id in sorted(session.info.pop(PENDING, ())):
+        _enqueue(message_id)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_uncommitted_mail(session: Session, transaction: SessionTransaction) -> None:
+    # The outermost transaction ended without after_commit taking the ids: it rolled back or closed.
+    # (A rolled-back SAVEPOINT keeps them: a row it removed is simply not found by deliver.)
+    if transaction.parent is None:
+        session.info.pop(PENDING, None)
