@@ -10,6 +10,7 @@ from flask import redirect
 from flask import url_for
 from flask import jsonify
 from flask import request
+from flask import send_from_directory
 from flask_sqlalchemy.pagination import Pagination
 
 from blog.main import bp
@@ -18,6 +19,7 @@ from blog.services import accounts
 from blog.services import comments
 from blog.services import feeds
 from blog.services import health
+from blog.services import media
 from blog.services import posts
 from blog.services import taxonomy
 
@@ -138,6 +140,16 @@ def tag_feed(slug: str) -> Response:
 def favicon() -> Response:
     """Browsers and feed readers ask for /favicon.ico whatever the page says."""
     return redirect(url_for("static", filename="img/favicon.svg"), 301)
+
+
+@bp.get("/uploads/<path:filename>")
+def upload(filename: str) -> Response:
+    """Uploaded files such as avatars (nginx serves this folder in production); 404 outside it."""
+    max_age = media.cache_seconds(filename)
+    response = send_from_directory(current_app.config["UPLOAD_FOLDER"], filename, max_age=max_age)
+    if max_age:
+        response.cache_control.immutable = True  # random names: these bytes never change
+    return response
 
 
 @bp.get("/healthz")
