@@ -42,6 +42,11 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     app.jinja_env.trim_blocks = True  # no stray blank lines from template tags: smaller fragments
     app.jinja_env.lstrip_blocks = True
     _configure_cache(app)
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     logs.configure(app)
@@ -56,14 +61,20 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     _configure_sqlite(app)
 
     from blog import models  # noqa: F401  (register the tables with the metadata)
+    from blog.services import mail  # noqa: F401  (its session listeners queue mail once its transaction commits)
     from blog.main import bp as main_bp
+    from blog.auth import bp as auth_bp
     from blog.posts import bp as posts_bp
     from blog.users import bp as users_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(posts_bp, url_prefix="/blog")
     app.register_blueprint(users_bp, url_prefix="/user")
 
+    from blog import handlers
+
+    handlers.connect()
     errors.register(app)
     security.register(app)
     _register_template_helpers(app)
@@ -107,15 +118,39 @@ def _configure_sqlite(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
+    from flask import Response
+    from flask import abort
+    from flask import flash
+    from flask import redirect
     from flask import request
+    from flask import url_for
+    from flask_htmx import make_response as htmx_response
 
     from blog.models import User
     from blog.models import utcnow
 
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to see that page."
+    login_manager.session_protection = "basic"
+
     @login_manager.user_loader
-    def _load_user(user_id: str) -> User | None:
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.is_active else None
+    def _load_user(session_id: str) -> User | None:
+        # "<id>.<password fingerprint>": stale after a password change; deactivated users are out.
+        user_id, _, fingerprint = session_id.partition(".")
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        if user is None or not user.is_active or user.session_fingerprint != fingerprint:
+            return None
+        return user
+
+    @login_manager.unauthorized_handler
+    def _unauthorized() -> Response:
+        if request.path.startswith("/api/"):
+            abort(401)
+        target = url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+        flash(login_manager.login_message)
+        if htmx:
+            return htmx_response(redirect=target)  # a full navigation, not a swap into the page
+        return redirect(target)
 
     @app.context_processor
     def _site() -> dict:
@@ -126,6 +161,10 @@ def _register_template_helpers(app: Flask) -> None:
         """This page's absolute URL on SITE_URL, keeping only the page number."""
         page = request.args.get("page", type=int)
         return app.config["SITE_URL"] + request.path + (f"?page={page}" if page and page > 1 else "")
+
+    from blog.services import media
+
+    app.add_template_global(media.avatar_url, "avatar_url")
 
     @app.template_global("current_year")
     def _current_year() -> int:

@@ -36,7 +36,11 @@ def render(template: str, *, block: str | None = None, status: int = 200, **cont
 
 
 def redirect_to(url: str) -> Response:
-    """303 for plain form posts; ``HX-Location`` for htmx so the swap navigates."""
+    """303 for plain form posts; ``HX-Redirect`` for htmx, so the browser loads the whole page.
+
+    (``HX-Location`` would fetch the page as an htmx request, and get a fragment back.)
+    """
     if htmx:
-        return htmx_response(location=url)
+        return htmx_response(redirect=url)
     return redirect(url, 303)
+

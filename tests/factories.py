@@ -65,3 +65,20 @@ def wipe_content() -> None:
                   ApiToken.__table__, User.__table__):
         db.session.execute(table.delete())
     db.session.commit()
+
+
+def login_as(client, user: User) -> None:
+    """Log ``user`` in on ``client`` without the form (the form itself is tested in test_auth)."""
+    with client.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+
+
+def link_in(message, path_prefix: str) -> str:
+    """The first link in ``message``'s text that starts with ``path_prefix``, as a path."""
+    import re
+    from urllib.parse import urlsplit
+
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    url = re.search(r"https?://\S+" + re.escape(path_prefix) + r"\S+", text).group(0)
+    return urlsplit(url).path

@@ -10,6 +10,7 @@ from blog.services import demo
 from tests.conftest import HX
 from tests.factories import make_comment
 from tests.factories import make_post
+from tests.factories import login_as
 from tests.factories import make_user
 
 
@@ -100,9 +101,7 @@ def test_drafts_are_hidden_from_guests_but_shown_to_the_author(client, app):
     author = make_user(role="author", password="author-password-1")
     draft = make_post(author=author, status="draft", title="Secret draft")
     assert client.get(f"/blog/{draft.slug}").status_code == 404
-    with client.session_transaction() as session:
-        session["_user_id"] = str(author.id)
-        session["_fresh"] = True
+    login_as(client, author)
     response = client.get(f"/blog/{draft.slug}")
     assert response.status_code == 200 and "Secret draft" in response.text
 

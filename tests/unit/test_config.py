@@ -36,3 +36,22 @@ def test_testing_uses_in_process_defaults_unless_real_servers_are_given(app):
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     assert uri == "sqlite://" or uri.startswith("postgresql")
     assert app.config["HUEY_IMMEDIATE"] is True
+
+
+def test_behind_a_proxy_the_client_address_comes_from_x_forwarded_for(monkeypatch):
+    import config as config_module
+
+    monkeypatch.setattr(config_module.TestingConfig, "PROXY_COUNT", 1)
+    app = create_app("testing")
+
+    @app.get("/whoami")
+    def whoami():
+        from flask import request
+        return request.remote_addr
+
+    client = app.test_client()
+    assert client.get("/whoami", headers={"X-Forwarded-For": "203.0.113.9"}).text == "203.0.113.9"
+    monkeypatch.setattr(config_module.TestingConfig, "PROXY_COUNT", 0)
+    direct = create_app("testing")
+    direct.add_url_rule("/whoami", view_func=whoami)
+    assert direct.test_client().get("/whoami", headers={"X-Forwarded-For": "203.0.113.9"}).text == "127.0.0.1"

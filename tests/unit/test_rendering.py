@@ -46,11 +46,11 @@ def test_fragment_carries_the_flash_out_of_band_once(client):
     assert "HX-Request" in response.headers["Vary"]
 
 
-def test_redirect_is_303_for_forms_and_hx_location_for_htmx(client):
+def test_redirect_is_303_for_forms_and_hx_redirect_for_htmx(client):
     plain = client.post("/demo-redirect")
     assert plain.status_code == 303 and plain.headers["Location"] == "/somewhere"
     swapped = client.post("/demo-redirect", headers=HX)
-    assert swapped.status_code == 200 and swapped.headers["HX-Location"] == "/somewhere"
+    assert swapped.status_code == 200 and swapped.headers["HX-Redirect"] == "/somewhere"
 
 
 def test_a_block_only_template_renders_whole_without_vary(app):
