@@ -1,16 +1,25 @@
-"""Avatar images: checked by content on upload, resized and stripped of EXIF by the worker.
+"""Uploaded images (avatars, post covers): checked by content on upload, resized and stripped of EXIF by the worker.
 
-Files live under ``UPLOAD_FOLDER/avatars/``: the original ``<key>.<ext>`` and the
-square variants ``<key>-256.webp`` and ``<key>-64.webp``. ``key`` is random, so a new
-avatar always has new URLs; the variants can be made again from the original.
+Avatars live under ``UPLOAD_FOLDER/avatars/``: the original ``<key>.<ext>`` and the
+square variants ``<key>-256.webp`` and ``<key>-64.webp``.
+
+Covers live under ``UPLOAD_FOLDER/covers/``. A cover's key is its original's file name,
+``<name>.<ext>`` (the extension is in the key so that its URL needs no look at the disk);
+the variants are ``<name>-og.jpg`` (1200×630, for Open Graph), ``<name>-1200.webp`` and
+``<name>-800.webp`` (width-limited) and ``<name>-card.webp`` (400×225).
+
+Names are random, so a new image always has new URLs; the variants can be made again from
+the original.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import IO
@@ -21,54 +30,65 @@ from PIL import Image
 from PIL import ImageCms
 from PIL import ImageOps
 from PIL import JpegImagePlugin
+from sqlalchemy import select
 from sqlalchemy import update
 from werkzeug.datastructures import FileStorage
 
 from blog.extensions import db
+from blog.models import Post
 from blog.models import User
 from blog.services.errors import Invalid
+
+log = logging.getLogger(__name__)
 
 #: Formats we accept, by what Pillow detects in the bytes; MPO is the JPEG many phones write.
 EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
 _OPENERS = ("JPEG", "PNG", "GIF", "WEBP")  # the only decoders Image.open may try (MPO comes via JPEG)
 _SAVE_AS = {"jpg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP"}
-#: Square sizes of the WebP variants, in pixels.
+#: Square sizes of the avatar's WebP variants, in pixels.
 SIZES = (256, 64)
+#: Widths of a cover's WebP variants (never upscaled), and its two centre crops.
+COVER_WIDTHS = (1200, 800)
+COVER_OG_SIZE = (1200, 630)
+COVER_CARD_SIZE = (400, 225)
 #: A variant's name: its bytes never change, so it may be cached for good.
-VARIANT = re.compile(r"(?:^|/)[0-9a-f]{32}-\d+\.webp$")
+VARIANT = re.compile(r"(?:^|/)[0-9a-f]{32}-(?:\d+\.webp|og\.jpg|card\.webp)$")
 _KEY = re.compile(r"[0-9a-f]{32}")
+_COVER_KEY = re.compile(r"(?P<name>[0-9a-f]{32})\.(?P<ext>jpg|png|gif|webp)")
 #: Image info that is not about the person or the camera; everything else (EXIF, XMP, comments, text) goes.
 _KEEP_INFO = ("icc_profile", "transparency", "background")
 _SRGB = ImageCms.createProfile("sRGB")
+_WEBP_MAX_SIDE = 16383  # libwebp refuses anything longer
 
 FORMATS_MESSAGE = "Upload a JPEG, PNG, GIF or WebP image."
 
 
-def _refuse(message: str) -> Invalid:
-    return Invalid("The avatar was not accepted.", fields={"avatar": [message]})
+@dataclass(frozen=True)
+class _Kind:
+    """One sort of uploaded image: its folder, its size limit and how a refusal reads."""
+
+    folder: str
+    max_bytes: str  # the config key
+    field: str
+    refusal: str
 
 
-def _too_many_pixels(max_pixels: int) -> Invalid:
-    return _refuse(f"The image has too many pixels: at most {max_pixels / 1e6:g} megapixels.")
+_AVATARS = _Kind("avatars", "AVATAR_MAX_BYTES", "avatar", "The avatar was not accepted.")
+_COVERS = _Kind("covers", "COVER_MAX_BYTES", "cover", "The cover image was not accepted.")
 
 
-def _folder() -> Path:
-    return Path(current_app.config["UPLOAD_FOLDER"]) / "avatars"
+# --- shared: checking uploads, writing files ----------------------------------------------------
+
+def _refuse(kind: _Kind, message: str) -> Invalid:
+    return Invalid(kind.refusal, fields={kind.field: [message]})
 
 
-def _check_key(key: str) -> None:
-    # Keys come from our database, but a path is built from them: never let one escape the folder.
-    if not _KEY.fullmatch(key or ""):
-        raise ValueError(f"not an avatar key: {key!r}")
+def _too_many_pixels(kind: _Kind, max_pixels: int) -> Invalid:
+    return _refuse(kind, f"The image has too many pixels: at most {max_pixels / 1e6:g} megapixels.")
 
 
-def _original(key: str) -> Path | None:
-    """The stored original of ``key``, whatever its extension; None when it is gone."""
-    return next(iter(sorted(_folder().glob(f"{key}.*"))), None)
-
-
-def _variant(key: str, size: int) -> Path:
-    return _folder() / f"{key}-{size}.webp"
+def _folder(kind: _Kind) -> Path:
+    return Path(current_app.config["UPLOAD_FOLDER"]) / kind.folder
 
 
 def _write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
@@ -84,6 +104,12 @@ def _write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def _delete_files(kind: _Kind, name: str) -> None:
+    """Remove the original and every variant called ``name`` (missing files are fine)."""
+    for path in _folder(kind).glob(f"{name}[.-]*"):
+        path.unlink(missing_ok=True)
 
 
 def _read_at_most(upload: FileStorage, limit: int) -> bytes:
@@ -104,7 +130,7 @@ def _size_text(size: int) -> str:
     return f"{max(size // 1024, 1)} KB"
 
 
-def _checked_format(data: bytes) -> str:
+def _checked_format(kind: _Kind, data: bytes) -> str:
     """The Pillow format of ``data`` once it proved to be a whole, reasonably sized image.
 
     Raises:
@@ -118,57 +144,40 @@ def _checked_format(data: bytes) -> str:
         try:
             img = Image.open(BytesIO(data), formats=_OPENERS)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise _too_many_pixels(max_pixels) from None
+            raise _too_many_pixels(kind, max_pixels) from None
         except Exception:  # any failure to parse untrusted bytes means "not an image we take"
-            raise _refuse(FORMATS_MESSAGE) from None
+            raise _refuse(kind, FORMATS_MESSAGE) from None
         with img:
             if img.format not in EXTENSIONS:
-                raise _refuse(FORMATS_MESSAGE)
+                raise _refuse(kind, FORMATS_MESSAGE)
             width, height = img.size
             if width * height > max_pixels:  # read from the header: nothing decoded yet
-                raise _too_many_pixels(max_pixels)
+                raise _too_many_pixels(kind, max_pixels)
             try:
                 img.load()  # decode it all: truncated or corrupt files fail here
             except Exception:
-                raise _refuse("The image file is damaged or incomplete.") from None
+                raise _refuse(kind, "The image file is damaged or incomplete.") from None
             return img.format
 
 
-def save_avatar(user: User, upload: FileStorage) -> None:
-    """Store ``upload`` as ``user``'s new avatar and queue its resizing; the previous avatar's files go.
+def _accepted(kind: _Kind, upload: FileStorage) -> tuple[bytes, str]:
+    """The bytes of ``upload`` and the extension they deserve, once they proved to be an image we take.
 
     Only the bytes decide: the file name and the browser's content type are ignored.
 
     Raises:
-        Invalid: not a JPEG, PNG, GIF or WebP image, too big, too many pixels, or damaged
-            (``fields["avatar"]`` says which). Nothing is written then.
+        Invalid: empty, too big, not one of our formats, too many pixels, or damaged.
     """
-    limit = current_app.config["AVATAR_MAX_BYTES"]
+    limit = current_app.config[kind.max_bytes]
     data = _read_at_most(upload, limit)
     if not data:
-        raise _refuse("Choose an image file to upload.")
+        raise _refuse(kind, "Choose an image file to upload.")
     if len(data) > limit:
-        raise _refuse(f"The image is too big: at most {_size_text(limit)}.")
-    ext = EXTENSIONS[_checked_format(data)]
+        raise _refuse(kind, f"The image is too big: at most {_size_text(limit)}.")
+    return data, EXTENSIONS[_checked_format(kind, data)]
 
-    key = secrets.token_hex(16)
-    path = _folder() / f"{key}.{ext}"
-    _write_atomically(path, lambda fh: fh.write(data))
-    previous = user.avatar
-    user.avatar, user.avatar_processed = key, False
-    try:
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        path.unlink(missing_ok=True)
-        raise
-    if previous and previous != key:
-        delete_avatar_files(previous)
 
-    from blog import tasks
-
-    tasks.process_avatar(user.id, key)
-
+# --- shared: the worker's side ------------------------------------------------------------------
 
 def _as_srgb(img: Image.Image) -> Image.Image:
     """``img`` as sRGB ``RGB`` or ``RGBA``, ready to be saved without a colour profile."""
@@ -205,6 +214,71 @@ def _rewrite_original(path: Path, img: Image.Image, upright: Image.Image) -> Non
     _write_atomically(path, lambda fh: upright.save(fh, format=fmt, **options))
 
 
+def _make_variants(path: Path, make: Callable[[Image.Image], None], *, rewrite_original: bool) -> None:
+    """Hand ``make`` the original at ``path`` turned upright, in sRGB, first frame only; then strip the original.
+
+    ``rewrite_original`` is false once the original was rewritten: every re-encoding loses a little.
+    """
+    with Image.open(path, formats=_OPENERS) as img:
+        img.load()
+        upright = ImageOps.exif_transpose(img)  # a copy of the first frame, turned the way the camera was held
+        make(_as_srgb(upright))
+        if rewrite_original:
+            _rewrite_original(path, img, upright)
+
+
+def _save_variant(path: Path, img: Image.Image, fmt: str, **options) -> None:
+    # Resized copies inherit the source's info, and Pillow writes a JPEG's "comment" from it: drop it all.
+    img.info = {}
+    _write_atomically(path, lambda fh: img.save(fh, format=fmt, **options))
+
+
+# --- avatars ------------------------------------------------------------------------------------
+
+def _check_key(key: str) -> None:
+    # Keys come from our database, but a path is built from them: never let one escape the folder.
+    if not _KEY.fullmatch(key or ""):
+        raise ValueError(f"not an avatar key: {key!r}")
+
+
+def _original(key: str) -> Path | None:
+    """The stored original of avatar ``key``, whatever its extension; None when it is gone."""
+    return next(iter(sorted(_folder(_AVATARS).glob(f"{key}.*"))), None)
+
+
+def _variant(key: str, size: int) -> Path:
+    return _folder(_AVATARS) / f"{key}-{size}.webp"
+
+
+def save_avatar(user: User, upload: FileStorage) -> None:
+    """Store ``upload`` as ``user``'s new avatar and queue its resizing; the previous avatar's files go.
+
+    Only the bytes decide: the file name and the browser's content type are ignored.
+
+    Raises:
+        Invalid: not a JPEG, PNG, GIF or WebP image, too big, too many pixels, or damaged
+            (``fields["avatar"]`` says which). Nothing is written then.
+    """
+    data, ext = _accepted(_AVATARS, upload)
+    key = secrets.token_hex(16)
+    path = _folder(_AVATARS) / f"{key}.{ext}"
+    _write_atomically(path, lambda fh: fh.write(data))
+    previous = user.avatar
+    user.avatar, user.avatar_processed = key, False
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        path.unlink(missing_ok=True)
+        raise
+    if previous and previous != key:
+        delete_avatar_files(previous)
+
+    from blog import tasks
+
+    tasks.process_avatar(user.id, key)
+
+
 def process_avatar(user_id: int, key: str) -> None:
     """Make the square WebP variants of avatar ``key`` and strip its original of EXIF (the worker's job).
 
@@ -221,15 +295,12 @@ def process_avatar(user_id: int, key: str) -> None:
     if path is None:
         raise FileNotFoundError(f"avatar {key} of user {user_id} has no original file")
 
-    with Image.open(path, formats=_OPENERS) as img:
-        img.load()
-        upright = ImageOps.exif_transpose(img)  # a copy, turned the way the camera was held
-        colour = _as_srgb(upright)
+    def squares(colour: Image.Image) -> None:
         for size in SIZES:
             square = ImageOps.fit(colour, (size, size), Image.Resampling.LANCZOS)  # centre crop, then resize
-            _write_atomically(_variant(key, size), lambda fh, im=square: im.save(fh, format="WEBP", quality=85))
-        if not user.avatar_processed:  # rewritten once only: every re-encoding loses a little
-            _rewrite_original(path, img, upright)
+            _save_variant(_variant(key, size), square, "WEBP", quality=85)
+
+    _make_variants(path, squares, rewrite_original=not user.avatar_processed)
 
     # Only if it is still this user's avatar: a new upload may have replaced it while we worked.
     done = db.session.execute(
@@ -243,8 +314,7 @@ def process_avatar(user_id: int, key: str) -> None:
 def delete_avatar_files(key: str) -> None:
     """Remove the original and every variant of avatar ``key`` (missing files are fine)."""
     _check_key(key)
-    for path in _folder().glob(f"{key}[.-]*"):
-        path.unlink(missing_ok=True)
+    _delete_files(_AVATARS, key)
 
 
 def avatar_url(user: User, size: int = 256) -> str | None:
@@ -258,6 +328,168 @@ def avatar_url(user: User, size: int = 256) -> str | None:
     original = _original(user.avatar)
     return url_for("main.upload", filename=f"avatars/{original.name}") if original else None
 
+
+# --- covers -------------------------------------------------------------------------------------
+
+def _cover_name(key: str) -> str:
+    """The random part of cover ``key`` (``<name>.<ext>``), which its variants are named after."""
+    # Keys come from our database, but a path is built from them: never let one escape the folder.
+    match = _COVER_KEY.fullmatch(key or "")
+    if match is None:
+        raise ValueError(f"not a cover key: {key!r}")
+    return match["name"]
+
+
+def _cover_variants(name: str) -> list[str]:
+    return [f"{name}-og.jpg", *(f"{name}-{width}.webp" for width in COVER_WIDTHS), f"{name}-card.webp"]
+
+
+def _limited_to_width(img: Image.Image, width: int) -> Image.Image:
+    """``img`` no wider than ``width`` (nor taller than WebP allows), aspect kept, never enlarged."""
+    scale = min(1.0, width / img.width, _WEBP_MAX_SIDE / img.height)
+    if scale == 1.0:
+        return img.copy()
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    return img.resize(size, Image.Resampling.LANCZOS)
+
+
+def _on_white(img: Image.Image) -> Image.Image:
+    """``img`` without an alpha channel: JPEG has none, so transparent parts become white."""
+    if img.mode != "RGBA":
+        return img
+    flat = Image.new("RGB", img.size, "white")
+    flat.paste(img, mask=img.getchannel("A"))
+    return flat
+
+
+def _write_cover_variants(name: str, colour: Image.Image) -> None:
+    folder = _folder(_COVERS)
+    og = _on_white(ImageOps.fit(colour, COVER_OG_SIZE, Image.Resampling.LANCZOS))
+    _save_variant(folder / f"{name}-og.jpg", og, "JPEG", quality=85, optimize=True)
+    for width in COVER_WIDTHS:
+        _save_variant(folder / f"{name}-{width}.webp", _limited_to_width(colour, width), "WEBP", quality=82)
+    card = ImageOps.fit(colour, COVER_CARD_SIZE, Image.Resampling.LANCZOS)
+    _save_variant(folder / f"{name}-card.webp", card, "WEBP", quality=80)
+
+
+def store_cover(upload: FileStorage) -> str:
+    """Store ``upload`` as a new cover's original and return its key; the database is the caller's.
+
+    The caller sets ``post.cover_image = key`` and ``post.cover_processed = False``, commits, then
+    calls :func:`cover_saved` (or :func:`discard_cover` if its commit failed).
+
+    Raises:
+        Invalid: not a JPEG, PNG, GIF or WebP image, too big, too many pixels, or damaged
+            (``fields["cover"]`` says which). Nothing is written then.
+    """
+    data, ext = _accepted(_COVERS, upload)
+    key = f"{secrets.token_hex(16)}.{ext}"
+    _write_atomically(_folder(_COVERS) / key, lambda fh: fh.write(data))
+    return key
+
+
+def cover_saved(post_id: int, key: str | None, old_key: str | None) -> None:
+    """After the commit that gave post ``post_id`` cover ``key``: remove ``old_key``'s files, queue the resizing.
+
+    ``key`` None (the cover was removed) only removes the old files. When the queue is down the
+    post stays saved: :func:`process_pending_covers` makes the variants once the worker runs.
+    """
+    if old_key and old_key != key:
+        discard_cover(old_key)
+    if not key:
+        return
+    from blog import tasks  # late: blog.tasks builds the queue from the configuration on import
+
+    try:
+        tasks.process_cover(post_id, key)
+    except Exception:  # the post is saved; the periodic job makes the variants when the queue is back
+        log.warning("could not queue cover %s of post %s; the periodic job will process it", key, post_id,
+                    exc_info=True)
+
+
+def discard_cover(key: str | None) -> None:
+    """Remove the original and every variant of cover ``key``; None or missing files are fine."""
+    if key:
+        _delete_files(_COVERS, _cover_name(key))
+
+
+def process_cover(post_id: int, key: str) -> None:
+    """Make the Open Graph crop, card and WebP variants of cover ``key`` and strip its original (the worker's job).
+
+    Does nothing but clean up when the post is gone or has another cover by now; safe to run twice.
+    """
+    name = _cover_name(key)
+    row = db.session.execute(
+        select(Post.cover_image, Post.cover_processed).where(Post.id == post_id)
+    ).one_or_none()
+    if row is None or row.cover_image != key:
+        discard_cover(key)
+        return
+    folder = _folder(_COVERS)
+    if row.cover_processed and all((folder / variant).exists() for variant in _cover_variants(name)):
+        return
+    path = folder / key
+    if not path.exists():
+        raise FileNotFoundError(f"cover {key} of post {post_id} has no original file")
+
+    _make_variants(path, lambda colour: _write_cover_variants(name, colour),
+                   rewrite_original=not row.cover_processed)
+
+    # Only if it is still this post's cover: a new upload may have replaced it while we worked.
+    # updated_at is set to itself: making thumbnails is not an edit of the post.
+    done = db.session.execute(
+        update(Post).where(Post.id == post_id, Post.cover_image == key)
+        .values(cover_processed=True, updated_at=Post.updated_at)
+    ).rowcount
+    db.session.commit()
+    if not done:
+        discard_cover(key)
+
+
+def process_pending_covers() -> int:
+    """Process every cover still waiting for its variants (the worker was down, or the queue); return how many."""
+    pending = db.session.execute(
+        select(Post.id, Post.cover_image)
+        .where(Post.cover_image.is_not(None), Post.cover_processed.is_(False))
+        .order_by(Post.id)
+    ).all()
+    processed = 0
+    for post_id, key in pending:
+        try:
+            process_cover(post_id, key)
+        except FileNotFoundError as exc:  # e.g. a database restored without its uploads: say it, don't shout
+            db.session.rollback()
+            log.warning("cover of post %s not processed: %s", post_id, exc)
+        except Exception:  # one broken cover must not hold up the others
+            db.session.rollback()
+            log.exception("could not process cover %s of post %s", key, post_id)
+        else:
+            processed += 1
+    return processed
+
+
+def cover_urls(post: Post) -> dict | None:
+    """The URLs to show ``post``'s cover with, or None; the original everywhere until the worker is done.
+
+    Reads only ``post.cover_image`` and ``post.cover_processed``: no look at the disk.
+    """
+    match = _COVER_KEY.fullmatch(post.cover_image or "")
+    if match is None:
+        return None
+    name = match["name"]
+
+    def url(filename: str) -> str:
+        return url_for("main.upload", filename=f"covers/{filename}")
+
+    if not post.cover_processed:
+        original = url(post.cover_image)
+        return {"src": original, "srcset": "", "og": original, "card": original, "processed": False}
+    large, small = url(f"{name}-1200.webp"), url(f"{name}-800.webp")
+    return {"src": large, "srcset": f"{small} 800w, {large} 1200w", "og": url(f"{name}-og.jpg"),
+            "card": url(f"{name}-card.webp"), "processed": True}
+
+
+# --- serving ------------------------------------------------------------------------------------
 
 def cache_seconds(filename: str) -> int:
     """How long browsers may keep an uploaded file: a year for a variant, none for an original (rewritten once)."""
