@@ -56,6 +56,7 @@ class Config:
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or str(INSTANCE / "uploads")
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
     AVATAR_MAX_BYTES = _env_int("AVATAR_MAX_BYTES", 2 * 1024 * 1024)
+    COVER_MAX_BYTES = _env_int("COVER_MAX_BYTES", 8 * 1024 * 1024)
     #: Larger images are refused before decoding (decompression bombs).
     IMAGE_MAX_PIXELS = _env_int("IMAGE_MAX_PIXELS", 40_000_000)
     POSTS_PER_PAGE = _env_int("POSTS_PER_PAGE", 10)

@@ -63,12 +63,14 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     from blog import models  # noqa: F401  (register the tables with the metadata)
     from blog.services import mail  # noqa: F401  (its session listeners queue mail once its transaction commits)
     from blog.main import bp as main_bp
+    from blog.admin import bp as admin_bp
     from blog.auth import bp as auth_bp
     from blog.posts import bp as posts_bp
     from blog.users import bp as users_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(posts_bp, url_prefix="/blog")
     app.register_blueprint(users_bp, url_prefix="/user")
 
@@ -154,7 +156,8 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def _site() -> dict:
-        return {"site_name": app.config["SITE_NAME"], "site_description": app.config["SITE_DESCRIPTION"]}
+        return {"site_name": app.config["SITE_NAME"], "site_description": app.config["SITE_DESCRIPTION"],
+                "site_url": app.config["SITE_URL"]}
 
     @app.template_global("canonical_url")
     def _canonical_url() -> str:
@@ -164,7 +167,11 @@ def _register_template_helpers(app: Flask) -> None:
 
     from blog.services import media
 
+    from blog.permissions import can_manage
+
     app.add_template_global(media.avatar_url, "avatar_url")
+    app.add_template_global(media.cover_urls, "cover_urls")
+    app.add_template_global(can_manage, "can_manage")
 
     @app.template_global("current_year")
     def _current_year() -> int:

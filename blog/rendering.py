@@ -17,14 +17,18 @@ def wants_fragment() -> bool:
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
-def render(template: str, *, block: str | None = None, status: int = 200, **context) -> Response:
+def render(template: str, *, block: str | None = None, status: int = 200, oob: tuple[str, ...] = (),
+           **context) -> Response:
     """Render ``template`` whole, or only ``block`` of it when htmx asks for a swap.
 
-    A fragment also carries pending flash messages as an out-of-band swap, so a
-    message flashed before an htmx response is shown at once, not on the next page.
+    Blocks named in ``oob`` ride along with the fragment (each renders with ``oob=True`` and
+    must mark its root ``hx-swap-oob`` then). Pending flash messages always do, so a message
+    flashed before an htmx response is shown at once, not on the next page.
     """
     if block and wants_fragment():
         html = render_block(template, block, **context)
+        for extra in oob:
+            html += render_block(template, extra, **{**context, "oob": True})
         if get_flashed_messages():
             html += render_template("_flashes.html", oob=True)
     else:

@@ -99,3 +99,21 @@ def process_avatar(user_id: int, key: str) -> None:
     from blog.services import media
 
     media.process_avatar(user_id, key)
+
+
+@huey.task()
+@in_app_context
+def process_cover(post_id: int, key: str) -> None:
+    """Make a new cover's Open Graph crop, card thumbnail and WebP variants, without EXIF."""
+    from blog.services import media
+
+    media.process_cover(post_id, key)
+
+
+@huey.periodic_task(crontab(minute="*"))
+@in_app_context
+def process_pending_covers() -> int:
+    """Every minute: covers saved while no worker ran (or whose task was lost) get their variants."""
+    from blog.services import media
+
+    return media.process_pending_covers()

@@ -49,16 +49,23 @@ def main() -> None:
         import re
         post = re.search(r'href="(/blog/[^"]+)"', home).group(1)
         category = re.search(r'href="(/category/[^"]+)"', home).group(1)
+        tag = re.search(r'href="(/tag/[^"/]+)"', home).group(1)
         statements: list[str] = []
         event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
 
-        print(f"{'page':<34}{'median ms':>10}{'p95 ms':>9}{'bytes':>9}{'queries':>9}")
+        hx = {"HX-Request": "true"}
+        print(f"{'page':<40}{'median ms':>10}{'p95 ms':>9}{'bytes':>9}{'queries':>9}")
         for label, url, headers in [
-            ("/ (full page)", "/", {}),
-            ("/ (htmx fragment)", "/", {"HX-Request": "true"}),
+            ("/", "/", {}),
+            ("/ (fragment)", "/", hx),
             ("/?page=500", "/?page=500", {}),
+            ("/?page=500 (fragment)", "/?page=500", hx),
             (post, post, {}),
+            (f"{post} (fragment)", post, hx),
+            (tag, tag, {}),
+            (f"{tag} (fragment)", tag, hx),
             (category, category, {}),
+            (f"{category} (fragment)", category, hx),
             ("/feed.xml", "/feed.xml", {}),
         ]:
             client.get(url, headers=headers)  # warm caches
@@ -70,7 +77,7 @@ def main() -> None:
                 timings.append((time.perf_counter() - begin) * 1000)
             timings.sort()
             p95 = timings[int(len(timings) * 0.95) - 1]
-            print(f"{label[:33]:<34}{statistics.median(timings):>10.2f}{p95:>9.2f}"
+            print(f"{label[-39:]:<40}{statistics.median(timings):>10.2f}{p95:>9.2f}"
                   f"{len(response.data):>9}{len(statements):>9}")
 
 

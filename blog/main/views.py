@@ -13,6 +13,7 @@ from flask import request
 from flask import send_from_directory
 from flask_sqlalchemy.pagination import Pagination
 
+from blog.extensions import htmx
 from blog.main import bp
 from blog.rendering import render
 from blog.services import accounts
@@ -24,8 +25,22 @@ from blog.services import posts
 from blog.services import taxonomy
 
 
+#: How many of the most used tags the home page offers as filters.
+FILTER_TAGS = 8
+
+
 class Sidebar:
-    """The sidebar widgets, queried only if a full page actually renders them."""
+    """The sidebar widgets (and the home page's tag chips), queried only if a full page renders them."""
+
+    def __init__(self, active_tag=None) -> None:
+        self.active_tag = active_tag
+
+    @cached_property
+    def filter_tags(self) -> list[taxonomy.TagCount]:
+        chips = sorted(taxonomy.tag_cloud(), key=lambda t: (-t.count, t.name))[:FILTER_TAGS]
+        if self.active_tag and self.active_tag.slug not in {chip.slug for chip in chips}:
+            chips.append(taxonomy.TagCount(self.active_tag.name, self.active_tag.slug, 0, 1))
+        return chips
 
     @cached_property
     def categories(self):
@@ -56,17 +71,27 @@ def _page_number() -> int:
     return request.args.get("page", 1, type=int)
 
 
-def _listing(page: Pagination, heading: str, endpoint: str, **context) -> Response:
+def _listing(page: Pagination, heading: str, endpoint: str, oob: tuple[str, ...] = (),
+             sidebar: Sidebar | None = None, **context) -> Response:
     """One template for every list of posts; htmx pagination swaps only the list."""
     context.setdefault("feed_url", None)
+    context.setdefault("filters", False)
+    context.setdefault("active_tag", None)
     return render("main/index.html", block="post_list", page=page, heading=heading, endpoint=endpoint,
-                  sidebar=Sidebar(), **context)
+                  sidebar=sidebar or Sidebar(), oob=oob, **context)
 
 
 @bp.get("/")
 def index() -> Response:
-    """Published posts, newest first."""
-    return _listing(posts.published(page=_page_number()), "Latest posts", "main.index", args={})
+    """Published posts, newest first; tag chips filter the list in place (``?tag=``)."""
+    slug = request.args.get("tag") or None
+    tag = taxonomy.get_tag(slug) if slug else None
+    page = posts.published(page=_page_number(), tag=tag)
+    # A chip changes the heading and the active chip too: send them along out of band.
+    chip_clicked = (htmx.trigger or "").startswith("tag-filter-")
+    return _listing(page, f"Posts tagged #{tag.name}" if tag else "Latest posts", "main.index",
+                    oob=("filters",) if chip_clicked else (), args={"tag": slug} if slug else {},
+                    sidebar=Sidebar(active_tag=tag), filters=True, active_tag=slug)
 
 
 @bp.get("/category/<slug>")

@@ -36,8 +36,11 @@ post_tags = Table(
 class Post(db.Model):
     __tablename__ = "posts"
     __table_args__ = (
-        # Listings filter on status and sort by publication date.
+        # Listings filter on status and sort by publication date; per category and per
+        # author too (these lead with the foreign key, so they index it as well).
         Index("ix_posts_status_published_at", "status", "published_at"),
+        Index("ix_posts_category_status_published", "category_id", "status", "published_at"),
+        Index("ix_posts_author_status_published", "author_id", "status", "published_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,16 +50,17 @@ class Post(db.Model):
     #: ``body`` rendered by services.content.render_markdown (sanitised) when saved.
     html: Mapped[str] = mapped_column(Text, default="")
     summary: Mapped[str] = mapped_column(String(500), default="")
+    #: Random key of the cover files under UPLOAD_FOLDER/covers/ (services.media); None: no cover.
     cover_image: Mapped[str | None] = mapped_column(String(255))
+    #: False while the worker has not yet made the cover's resized variants.
+    cover_processed: Mapped[bool] = mapped_column(default=False)
     # Indexed by ix_posts_status_published_at, whose leading column it is.
     status: Mapped[str] = mapped_column(String(20), default="draft")
     reading_time: Mapped[int] = mapped_column(default=1)
     comments_enabled: Mapped[bool] = mapped_column(default=True)
     views: Mapped[int] = mapped_column(default=0)
-    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    category_id: Mapped[int | None] = mapped_column(
-        ForeignKey("categories.id", ondelete="SET NULL"), index=True
-    )
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(index=True)
@@ -80,3 +84,12 @@ class Post(db.Model):
         if user is None or not getattr(user, "is_authenticated", False):
             return False
         return user.id == self.author_id or user.is_moderator
+
+
+class PostRedirect(db.Model):
+    """A slug a post had before its title changed after publishing: it redirects to the post."""
+
+    __tablename__ = "post_redirects"
+
+    old_slug: Mapped[str] = mapped_column(String(220), primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)

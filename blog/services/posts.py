@@ -1,13 +1,20 @@
 """Reading posts: listings and single posts, each in a fixed number of queries."""
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
 from flask_sqlalchemy.pagination import Pagination
+from slugify import slugify
 from sqlalchemy import Select
+from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm import selectinload
 
@@ -15,17 +22,27 @@ from blog.extensions import cache
 from blog.extensions import db
 from blog.models import Category
 from blog.models import Post
+from blog.models import PostRedirect
 from blog.models import Tag
 from blog.models import User
+from blog.models import post_tags
+from blog.services import content
 from blog.services import taxonomy
+from blog.services.errors import Conflict
+from blog.services.errors import Invalid
 from blog.services.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+
+def _with_relations() -> Select:
+    # Author and category join in the same query; tags come in one extra IN query.
+    return select(Post).options(joinedload(Post.author), joinedload(Post.category), selectinload(Post.tags))
 
 
 def _listing() -> Select:
-    # Author and category join in the same query; tags come in one extra IN query.
-    return select(Post).options(
-        joinedload(Post.author), joinedload(Post.category), selectinload(Post.tags)
-    )
+    # Listings never show bodies: leave the two largest columns in the database.
+    return _with_relations().options(defer(Post.body), defer(Post.html))
 
 
 def period(year: int, month: int | None = None) -> tuple[datetime, datetime]:
@@ -81,7 +98,7 @@ def get_visible(slug: str, user=None) -> Post:
     Raises:
         NotFound: no such post, or it is a draft the user may not see (never a 403: that would leak it exists).
     """
-    post = db.session.scalar(_listing().where(Post.slug == slug))
+    post = db.session.scalar(_with_relations().where(Post.slug == slug))
     if post is None or not post.is_visible_to(user):
         raise NotFound("There is no post at this address.")
     return post
@@ -95,9 +112,320 @@ def publish_due(now: datetime | None = None) -> list[Post]:
     due = list(db.session.scalars(
         select(Post).where(Post.status == "scheduled", Post.published_at <= now).with_for_update(skip_locked=True)
     ))
+    from blog import signals
+
     for post in due:
         post.status = "published"
+        signals.post_published.send(current_app._get_current_object(), post=post)
+        signals.post_updated.send(current_app._get_current_object(), post=post)
     db.session.commit()
     if due:
         taxonomy.clear_widgets()
     return due
+
+
+# --- writing ------------------------------------------------------------------------------
+
+MAX_TITLE = 200
+MAX_SUMMARY = 500
+MAX_BODY = 100_000
+MAX_TAGS = 10
+MAX_TAG = 50
+#: What each role may set directly; a reader's "published" waits for a moderator as "pending".
+AUTHOR_STATUSES = ("draft", "scheduled", "published", "archived")
+READER_STATUSES = ("draft", "pending")
+_BOTS = re.compile(r"bot|crawl|spider|slurp|preview|facebookexternalhit|headless|curl|wget|python-|"
+                   r"httpclient|monitor|uptime", re.I)
+
+
+@dataclass
+class PostInput:
+    """What the editor (or the API) sends; plain values, validated by ``save``."""
+
+    title: str
+    body: str
+    summary: str = ""
+    tags: str | list[str] = ""
+    category_id: int | None = None
+    status: str = "draft"
+    publish_at: datetime | None = None
+    slug: str = ""
+    comments_enabled: bool = True
+
+
+def parse_tags(value: str | list[str]) -> list[str]:
+    """Tag names from "a, b, c" (or a list): trimmed, de-duplicated case-insensitively, in order."""
+    names = value if isinstance(value, list) else (value or "").split(",")
+    seen: dict[str, str] = {}
+    for name in names:
+        name = " ".join(str(name).split())
+        if name and name.lower() not in seen:
+            seen[name.lower()] = name
+    return list(seen.values())
+
+
+def validate(data: PostInput, *, by: User, post: Post | None = None, now: datetime | None = None) -> dict[str, list[str]]:
+    """Field errors for ``data`` saved by ``by`` (empty when it can be saved)."""
+    from blog.models import utcnow
+
+    now = now or utcnow()
+    errors: dict[str, list[str]] = {}
+    if not (data.title or "").strip():
+        errors["title"] = ["Give the post a title."]
+    elif len(data.title.strip()) > MAX_TITLE:
+        errors["title"] = [f"Keep the title under {MAX_TITLE} characters."]
+    if not (data.body or "").strip():
+        errors["body"] = ["Write something first: the body is empty."]
+    elif len(data.body) > MAX_BODY:
+        errors["body"] = [f"The body is over {MAX_BODY:,} characters; split it into several posts."]
+    if len((data.summary or "").strip()) > MAX_SUMMARY:
+        errors["summary"] = [f"Keep the summary under {MAX_SUMMARY} characters."]
+    tags = parse_tags(data.tags)
+    if len(tags) > MAX_TAGS:
+        errors["tags"] = [f"Use at most {MAX_TAGS} tags."]
+    elif any(len(tag) > MAX_TAG or not slugify(tag) for tag in tags):
+        errors["tags"] = [f"Each tag needs a letter or digit and at most {MAX_TAG} characters."]
+    if data.category_id is not None and db.session.get(Category, data.category_id) is None:
+        errors["category_id"] = ["Choose a category from the list."]
+    allowed = AUTHOR_STATUSES if by.has_role("author") else READER_STATUSES + ("published",)
+    if data.status not in allowed:
+        errors["status"] = ["Choose one of the statuses offered."]
+    elif data.status == "scheduled":
+        if data.publish_at is None:
+            errors["publish_at"] = ["Choose when the post should go live."]
+        elif data.publish_at <= now:
+            errors["publish_at"] = ["Choose a time in the future (or publish now)."]
+    if data.slug and (slugify(data.slug) != data.slug or len(data.slug) > 200):
+        errors["slug"] = ["Use lowercase letters, digits and dashes only."]
+    return errors
+
+
+def _unique_slug(base: str, post_id: int | None) -> str:
+    """``base``, or ``base-2``, ``base-3`` ... whichever no other post (nor old slug) uses."""
+    base = base[:200].strip("-") or "post"
+    taken = set(db.session.scalars(
+        select(Post.slug).where(Post.slug.like(f"{base}%"), Post.id != (post_id or 0))))
+    taken |= set(db.session.scalars(
+        select(PostRedirect.old_slug).where(PostRedirect.old_slug.like(f"{base}%"),
+                                            PostRedirect.post_id != (post_id or 0))))
+    slug, number = base, 2
+    while slug in taken:
+        slug, number = f"{base}-{number}", number + 1
+    return slug
+
+
+def _tags(names: list[str]) -> list[Tag]:
+    """Existing tags by slug, new ones created; a tag made by a concurrent save is picked up."""
+    wanted = {slugify(name): name for name in names}
+    found = {t.slug: t for t in db.session.scalars(select(Tag).where(Tag.slug.in_(wanted)))}
+    for slug, name in wanted.items():
+        if slug not in found:
+            try:
+                with db.session.begin_nested():
+                    tag = Tag(name=name, slug=slug)
+                    db.session.add(tag)
+                found[slug] = tag
+            except IntegrityError:
+                found[slug] = db.session.scalar(select(Tag).where(Tag.slug == slug))
+    return [found[slugify(name)] for name in names]
+
+
+def save(data: PostInput, *, by: User, post: Post | None = None, cover=None,
+         remove_cover: bool = False) -> Post:
+    """Create (``post`` None) or update a post from ``data``, with an optional new cover upload.
+
+    The body is rendered and sanitised once, here; the slug follows the title until the post is
+    first public and is stable after that (an explicit slug change leaves a redirect).
+
+    Raises:
+        NotAllowed: ``by`` may not edit ``post``.
+        Invalid: a field breaks a rule (``fields`` says which); nothing is saved.
+        Conflict: no free slug could be claimed after several concurrent clashes.
+    """
+    from blog.permissions import check_owner
+    from blog.services import media
+
+    if post is not None:
+        check_owner(by, post.author_id, "You can only edit your own posts.")
+    errors = validate(data, by=by, post=post)
+    if errors:
+        raise Invalid("The post has problems; nothing was saved.", errors)
+    post_id = post.id if post is not None else None
+    new_key = media.store_cover(cover) if cover else None  # refuses a bad image before anything is written
+    try:
+        for attempt in range(5):
+            post = db.session.get(Post, post_id) if post_id else None
+            before = _Before.of(post)
+            try:
+                post = _apply(post or Post(author_id=by.id, views=0), data, by=by, before=before,
+                              new_key=new_key, remove_cover=remove_cover)
+                db.session.commit()
+                break
+            except IntegrityError:
+                # A concurrent save claimed the same slug (or tag) between our check and our write.
+                db.session.rollback()
+                if attempt == 4:
+                    raise Conflict("Could not find a free address for this post; try again.") from None
+    except BaseException:
+        db.session.rollback()
+        media.discard_cover(new_key)
+        raise
+    if new_key:
+        media.cover_saved(post.id, new_key, before.cover)
+    elif remove_cover and before.cover:
+        media.discard_cover(before.cover)
+    if post.status == "scheduled":
+        _schedule_publication(post.published_at)
+    taxonomy.clear_widgets()
+    return post
+
+
+@dataclass(frozen=True)
+class _Before:
+    """What a post was before this save (all None for a new post)."""
+
+    status: str | None
+    slug: str | None
+    cover: str | None
+    published_at: datetime | None
+
+    @classmethod
+    def of(cls, post: Post | None) -> _Before:
+        if post is None:
+            return cls(None, None, None, None)
+        return cls(post.status, post.slug, post.cover_image, post.published_at)
+
+    @property
+    def public(self) -> bool:
+        return self.status in ("published", "archived")
+
+
+def _apply(post: Post, data: PostInput, *, by: User, before: _Before, new_key: str | None,
+           remove_cover: bool) -> Post:
+    """Copy ``data`` onto ``post`` (in the session, not committed) and announce the change."""
+    from blog import signals
+    from blog.models import utcnow
+
+    status = data.status
+    if status == "published" and not by.has_role("author"):
+        status = "pending"  # a reader's post waits for a moderator
+    post.title = " ".join(data.title.split())
+    post.body = data.body
+    post.html = content.render_markdown(data.body)
+    post.reading_time = content.reading_time(data.body)
+    post.summary = " ".join((data.summary or "").split())
+    post.category_id = data.category_id
+    post.comments_enabled = data.comments_enabled
+    post.status = status
+    if status == "published":
+        post.published_at = before.published_at if before.status == "published" and before.published_at else utcnow()
+    elif status == "scheduled":
+        post.published_at = data.publish_at
+    elif status in ("draft", "pending"):
+        post.published_at = None
+    if new_key:
+        post.cover_image, post.cover_processed = new_key, False
+    elif remove_cover:
+        post.cover_image, post.cover_processed = None, False
+    with db.session.no_autoflush:  # a new post has no slug yet: nothing may flush it early
+        tags = _tags(parse_tags(data.tags))
+        # The address follows the title until the post is first public; then it stays unless the
+        # author changes it, and the old one keeps working as a redirect.
+        wanted = data.slug or (before.slug if before.public else slugify(post.title)) or "post"
+        post.slug = _unique_slug(wanted, post.id)
+        post.tags = tags
+    db.session.add(post)
+    db.session.flush()
+    if before.public and before.slug and post.slug != before.slug:
+        _move_address(post, before.slug)
+    sender = current_app._get_current_object()
+    if status == "published" and before.status != "published":
+        signals.post_published.send(sender, post=post)
+    signals.post_updated.send(sender, post=post)
+    return post
+
+
+def _move_address(post: Post, old_slug: str) -> None:
+    """Keep ``old_slug`` working as a redirect to ``post`` (and free its new slug of any redirect)."""
+    db.session.execute(PostRedirect.__table__.delete().where(PostRedirect.old_slug == post.slug))
+    if db.session.get(PostRedirect, old_slug) is None:
+        db.session.add(PostRedirect(old_slug=old_slug, post_id=post.id))
+
+
+def _schedule_publication(when: datetime) -> None:
+    """Ask the worker to publish right on time (the every-minute task is the safety net)."""
+    from blog import tasks
+
+    try:
+        tasks.publish_scheduled_posts.schedule(eta=when)
+    except Exception:  # the queue being down must not lose the saved post
+        log.warning("could not schedule publication at %s; the periodic task will do it", when, exc_info=True)
+
+
+def delete(post: Post, *, by: User) -> None:
+    """Delete a post with its comments, tags links, redirects and cover files.
+
+    Raises:
+        NotAllowed: ``by`` may not delete it.
+    """
+    from blog import signals
+    from blog.models import Comment
+    from blog.permissions import check_owner
+    from blog.services import media
+
+    check_owner(by, post.author_id, "You can only delete your own posts.")
+    post_id, slug, cover = post.id, post.slug, post.cover_image
+    db.session.execute(Comment.__table__.update().where(Comment.post_id == post_id).values(parent_id=None))
+    db.session.execute(Comment.__table__.delete().where(Comment.post_id == post_id))
+    db.session.execute(post_tags.delete().where(post_tags.c.post_id == post_id))
+    db.session.execute(PostRedirect.__table__.delete().where(PostRedirect.post_id == post_id))
+    db.session.delete(post)
+    db.session.commit()
+    media.discard_cover(cover)
+    signals.post_deleted.send(current_app._get_current_object(), post_id=post_id, slug=slug)
+    taxonomy.clear_widgets()
+
+
+def get_for_edit(slug: str, by: User) -> Post:
+    """The post at ``slug`` for its editor. Raises NotFound, or NotAllowed for someone else's post."""
+    from blog.permissions import check_owner
+
+    post = db.session.scalar(select(Post).options(selectinload(Post.tags)).where(Post.slug == slug))
+    if post is None:
+        raise NotFound("There is no post at this address.")
+    check_owner(by, post.author_id, "You can only edit your own posts.")
+    return post
+
+
+def redirect_for(slug: str) -> str | None:
+    """The current slug of a post that used to live at ``slug``, if any."""
+    return db.session.scalar(
+        select(Post.slug).join(PostRedirect, PostRedirect.post_id == Post.id).where(PostRedirect.old_slug == slug))
+
+
+def record_view(post: Post, *, user=None, user_agent: str = "") -> bool:
+    """Count a read: one atomic UPDATE, not for the post's author, not for obvious bots."""
+    if user is not None and getattr(user, "is_authenticated", False) and user.id == post.author_id:
+        return False
+    if not user_agent or _BOTS.search(user_agent):
+        return False
+    db.session.execute(update(Post).where(Post.id == post.id).values(views=Post.views + 1))
+    db.session.commit()
+    return True
+
+
+def tag_suggestions(typed: str, limit: int = 8) -> list[str]:
+    """Existing tag names starting with the last comma-separated part of ``typed``."""
+    *done, last = (typed or "").split(",")
+    last = last.strip()
+    if not last:
+        return []
+    taken = {name.strip().lower() for name in done}
+    names = db.session.scalars(
+        select(Tag.name).where(func.lower(Tag.name).like(f"{_escape_like(last.lower())}%", escape="\\"))
+        .order_by(Tag.name).limit(limit + len(taken)))
+    return [name for name in names if name.lower() not in taken][:limit]
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -139,3 +139,21 @@ def test_category_and_tag_feeds_filter_and_404(client, tree):
     tag = ET.fromstring(client.get("/tag/python/feed.xml").data)
     assert [i.findtext("title") for i in tag.iter("item")] == ["Deep"]
     assert client.get("/tag/none/feed.xml").status_code == 404
+
+
+def test_home_tag_chips_filter_the_list_in_place(client):
+    make_post(title="Py one", tags=["python"], age_hours=2)
+    make_post(title="Rusty", tags=["rust"], age_hours=1)
+    page = client.get("/").text
+    assert 'id="tag-filter-python" href="/?tag=python" hx-get="/?tag=python"' in page
+    chip = client.get("/?tag=python", headers={**HX, "HX-Trigger": "tag-filter-python"})
+    assert titles(chip.text) == ["Py one"]
+    assert chip.text.lstrip().startswith('<section id="post-list"')
+    assert '<div id="listing-head" hx-swap-oob="true">' in chip.text
+    assert "Posts tagged #python" in chip.text and 'aria-current="page">#python' in chip.text
+    # Paging inside a filter keeps the tag and needs no out-of-band heading.
+    paging = client.get("/?tag=python", headers=HX)
+    assert "hx-swap-oob" not in paging.text
+    full = client.get("/?tag=python").text
+    assert titles(full) == ["Py one"] and "<html" in full
+    assert client.get("/?tag=unknown").status_code == 404

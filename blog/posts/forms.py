@@ -1,0 +1,55 @@
+"""The post editor form: shapes and choices; the rules live in services.posts.validate."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField
+from wtforms import DateTimeLocalField
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms import TextAreaField
+from wtforms.validators import Optional
+
+from blog.services.posts import MAX_BODY
+from blog.services.posts import MAX_SUMMARY
+from blog.services.posts import MAX_TITLE
+from blog.services.posts import PostInput
+
+STATUS_LABELS = {
+    "draft": "Draft: only you (and moderators) can see it",
+    "pending": "Submit for review: a moderator publishes it",
+    "scheduled": "Scheduled: goes live at the time below",
+    "published": "Published: live now",
+    "archived": "Archived: readable, but out of listings",
+}
+
+
+class PostForm(FlaskForm):
+    title = StringField("Title", render_kw={"maxlength": MAX_TITLE})
+    body = TextAreaField("Body (Markdown)", render_kw={"rows": 18, "maxlength": MAX_BODY},
+                         description="Markdown with fenced code blocks, tables and footnotes.")
+    summary = TextAreaField("Summary", render_kw={"rows": 2, "maxlength": MAX_SUMMARY},
+                            description="One or two sentences for listings, feeds and link previews.")
+    tags = StringField("Tags", description="Separated by commas, e.g. python, testing.")
+    category_id = SelectField("Category", coerce=lambda v: int(v) if v not in (None, "", "None") else None,
+                              validators=[Optional()])
+    status = SelectField("Status")
+    publish_at = DateTimeLocalField("Publish at (UTC)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+                                    validators=[Optional()], render_kw={"step": 1})
+    slug = StringField("Address", description="The last part of the post's URL. Changing it keeps the old one "
+                                              "working as a redirect.")
+    comments_enabled = BooleanField("Allow comments", default=True)
+    cover = FileField("Cover image", description="JPEG, PNG, GIF or WebP, up to 8 MB; a wide image works best.")
+    remove_cover = BooleanField("Remove the current cover")
+
+    def set_choices(self, categories: list[tuple[int, str]], statuses: tuple[str, ...]) -> None:
+        """Fill the select fields (categories in tree order; the statuses this user may choose)."""
+        self.category_id.choices = [(None, "No category")] + categories
+        self.status.choices = [(status, STATUS_LABELS[status]) for status in statuses]
+
+    def to_input(self) -> PostInput:
+        """The submitted values, for services.posts.save."""
+        return PostInput(title=self.title.data or "", body=self.body.data or "", summary=self.summary.data or "",
+                         tags=self.tags.data or "", category_id=self.category_id.data,
+                         status=self.status.data or "draft", publish_at=self.publish_at.data,
+                         slug=(self.slug.data or "").strip(), comments_enabled=bool(self.comments_enabled.data))
