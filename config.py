@@ -64,6 +64,10 @@ class Config:
     SITE_DESCRIPTION = os.environ.get("SITE_DESCRIPTION") or "Notes on building fast, humane software for the web."
     SITE_URL = (os.environ.get("SITE_URL") or "http://127.0.0.1:5000").rstrip("/")
     COMMENTS_REQUIRE_APPROVAL = _env_bool("COMMENTS_REQUIRE_APPROVAL", True)
+    #: Commenters with this many approved comments skip the queue (0: never).
+    COMMENTS_TRUSTED_AFTER = _env_int("COMMENTS_TRUSTED_AFTER", 3)
+    #: A comment form sent back faster than this (seconds) is a bot's.
+    COMMENT_MIN_SECONDS = _env_int("COMMENT_MIN_SECONDS", 3)
 
     BCRYPT_LOG_ROUNDS = _env_int("BCRYPT_LOG_ROUNDS", 12)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
@@ -107,6 +111,7 @@ class TestingConfig(Config):
     RATELIMIT_STORAGE_URI = os.environ.get("TEST_REDIS_URL") or "memory://"
     HUEY_IMMEDIATE = True
     WTF_CSRF_ENABLED = False
+    COMMENT_MIN_SECONDS = 0  # the timing check has its own tests
     BCRYPT_LOG_ROUNDS = 4
     SITE_URL = "http://localhost"
     LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "WARNING").upper()

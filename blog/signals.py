@@ -15,3 +15,5 @@ post_published = _signals.signal("post-published")
 post_updated = _signals.signal("post-updated")
 #: A post was deleted: ``post_id`` and ``slug`` (the row is gone when receivers run).
 post_deleted = _signals.signal("post-deleted")
+#: A comment became visible (approved on arrival or by a moderator): ``comment``.
+comment_approved = _signals.signal("comment-approved")

@@ -46,7 +46,9 @@ def make_post(author: User | None = None, title: str | None = None, body: str = 
 
 def make_comment(post: Post, author: User | None = None, body: str = "Nice post.", status: str = "approved",
                  parent: Comment | None = None, **fields) -> Comment:
-    comment = Comment(post=post, author=author or post.author, body=body, status=status,
+    from blog.services.content import render_comment
+
+    comment = Comment(post=post, author=author or post.author, body=body, html=render_comment(body), status=status,
                       parent_id=parent.id if parent else None, **fields)
     db.session.add(comment)
     db.session.commit()

@@ -44,6 +44,8 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: Consecutive failed logins, and the time before which no login is tried (back-off).
     failed_logins: Mapped[int] = mapped_column(default=0)
+    #: Mail me about comments on my posts and replies to my comments.
+    notify_comments: Mapped[bool] = mapped_column(default=True)
     locked_until: Mapped[datetime | None]
 
     posts: Mapped[list[Post]] = relationship(back_populates="author", passive_deletes=True)

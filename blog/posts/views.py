@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from blog.auth.forms import ConfirmForm
 from blog.auth.forms import apply_errors
+from blog.comments.views import new_form
 from blog.extensions import htmx
 from blog.extensions import limiter
 from blog.permissions import verified_required
@@ -35,8 +36,10 @@ def detail(slug: str) -> Response:
         if moved is None:
             raise
         return redirect(url_for("posts.detail", slug=moved), 301)
-    thread = comments.thread(post)
-    response = render("posts/detail.html", block="comments", post=post, thread=thread, delete_form=ConfirmForm())
+    reply_to = request.args.get("reply_to", type=int)  # the no-JS reply link draws its form in place
+    response = render("posts/detail.html", block="comments", post=post, thread=comments.thread(post, current_user),
+                      delete_form=ConfirmForm(), form=new_form(), reply_to=reply_to,
+                      reply_form=new_form(reply_to) if reply_to else None)
     if not htmx:  # a page read, not a fragment refresh; counted after rendering (the commit expires objects)
         posts.record_view(post, user=current_user, user_agent=request.headers.get("User-Agent", ""))
     return response

@@ -137,3 +137,41 @@ _WORD = re.compile(r"\w+")
 def reading_time(text: str, words_per_minute: int = 200) -> int:
     """Minutes to read ``text`` at ~200 words a minute, at least one."""
     return max(1, math.ceil(len(_WORD.findall(text or "")) / words_per_minute))
+
+
+#: Comments get Markdown-lite: paragraphs, links, emphasis and code, nothing else.
+COMMENT_TAGS = frozenset({"p", "br", "a", "em", "strong", "code", "pre"})
+_comment_cleaner = bleach.sanitizer.Cleaner(
+    tags=COMMENT_TAGS,
+    attributes={"a": ["href", "rel"]},
+    protocols=ALLOWED_PROTOCOLS,
+    strip=True,
+    strip_comments=True,
+    filters=[ExternalLinks],
+)
+
+
+def _comment_markdown() -> markdown.Markdown:
+    md = getattr(_local, "comment_md", None)
+    if md is None:
+        md = markdown.Markdown(extensions=[BareUrls()], output_format="html")
+        _local.comment_md = md
+    return md
+
+
+def render_comment(text: str) -> str:
+    """Render a comment's Markdown-lite to sanitised HTML (links marked nofollow noopener)."""
+    md = _comment_markdown()
+    try:
+        html = md.convert(text or "")
+    finally:
+        md.reset()
+    return _comment_cleaner.clean(html)
+
+
+_LINK = re.compile(r"https?://|www\.", re.I)
+
+
+def link_count(text: str) -> int:
+    """How many links ``text`` carries (spam heuristics)."""
+    return len(_LINK.findall(text or ""))

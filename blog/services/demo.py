@@ -297,6 +297,7 @@ def _seed_comments(rng: random.Random, total: int, published_posts: list, user_i
     targets = published_posts[: max(1, min(len(published_posts), total // 3 or 1))]
     waves = [total - 2 * (total // 4), total // 4, total // 4]
     parents: list[tuple[int, int, object]] = []  # (comment id, post id, created_at)
+    html = {text: content.render_comment(text) for text in COMMENTS}
     written = 0
     for wave, count in enumerate(waves):
         rows = []
@@ -308,7 +309,8 @@ def _seed_comments(rng: random.Random, total: int, published_posts: list, user_i
                 parent_id, post_id, after = rng.choice(parents)
             created = min(now, after + timedelta(minutes=rng.randint(5, 60 * 24 * 7)))
             status = "approved" if rng.random() < 0.85 else rng.choice(["pending", "pending", "spam", "rejected"])
-            rows.append({"body": rng.choice(COMMENTS), "status": status, "post_id": post_id,
+            text = rng.choice(COMMENTS)
+            rows.append({"body": text, "html": html[text], "status": status, "post_id": post_id,
                          "author_id": rng.choice(user_ids), "parent_id": parent_id, "created_at": created})
         new_parents = []
         for start in range(0, len(rows), BATCH):

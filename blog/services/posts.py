@@ -92,13 +92,16 @@ def popular(limit: int = 5) -> list[PostLink]:
     return [PostLink(*row) for row in rows]
 
 
-def get_visible(slug: str, user=None) -> Post:
+def get_visible(slug: str, user=None, *, light: bool = False) -> Post:
     """The post at ``slug`` if ``user`` may read it.
 
     Raises:
         NotFound: no such post, or it is a draft the user may not see (never a 403: that would leak it exists).
+
+    ``light`` loads the row alone (no author, category, tags, body): for cheap fragments.
     """
-    post = db.session.scalar(_with_relations().where(Post.slug == slug))
+    query = select(Post).options(defer(Post.body), defer(Post.html)) if light else _with_relations()
+    post = db.session.scalar(query.where(Post.slug == slug))
     if post is None or not post.is_visible_to(user):
         raise NotFound("There is no post at this address.")
     return post

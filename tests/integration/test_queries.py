@@ -59,3 +59,29 @@ def test_home_and_post_pages_query_count_does_not_grow_with_data(app, client, co
     assert small["fragment"] == 3 and small["home, warm cache"] == 3
     # The post page: the post, its tags, the thread, and the views UPDATE.
     assert small["home"] <= 10 and small["post"] <= 4, small
+
+
+def test_post_page_queries_stay_constant_with_1_100_and_1000_comments(app, client, count_queries):
+    from tests.factories import make_post
+    from tests.factories import make_user
+    from blog.models import Comment
+    from blog.services.content import render_comment
+
+    post = make_post(title="Busy thread")
+    url, post_id = f"/blog/{post.slug}", post.id
+    people = [make_user(role="reader").id for _ in range(20)]
+    counts = {}
+    total = 0
+    for target in (1, 100, 1000):
+        rows = []
+        for n in range(total, target):
+            parent = None if n < 10 or n % 3 == 0 else (n // 2) + 1  # threads several levels deep
+            rows.append({"post_id": post_id, "author_id": people[n % 20], "body": f"Comment {n}",
+                         "html": render_comment(f"Comment {n}"), "status": "approved",
+                         "parent_id": parent if parent and parent <= total + len(rows) else None})
+        db.session.execute(Comment.__table__.insert(), rows)
+        db.session.commit()
+        total = target
+        counts[target] = _count(client, count_queries, url, headers={"User-Agent": "Mozilla/5.0 Firefox"})
+        assert client.get(url).text.count('class="comment"') >= target
+    assert counts[1] == counts[100] == counts[1000], counts
