@@ -1,8 +1,10 @@
-"""Admin forms. They check shape (required, lengths, an id for the parent); the rules live in services.taxonomy."""
+"""Admin forms. They check shape (required, lengths, ids); the rules live in services (taxonomy, comments)."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from wtforms import Form
 from wtforms import SelectField
+from wtforms import SelectMultipleField
 from wtforms import StringField
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired
@@ -37,3 +39,39 @@ class CategoryForm(FlaskForm):
     def __init__(self, *args, choices: list[tuple[int, str]] = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.parent_id.choices = [("", "None (top level)"), *choices]
+
+
+#: The moderation queue's filters, in the order the status select offers them.
+QUEUE_STATUSES = ("pending", "approved", "spam", "rejected")
+
+
+class CommentFilterForm(Form):
+    """The moderation queue's filters, read from the query string (a GET form: no CSRF token).
+
+    Anything unexpected in the query string falls back to the defaults rather than failing: it
+    only chooses what to look at.
+    """
+
+    status = SelectField("Status", choices={status: status.capitalize() for status in QUEUE_STATUSES},
+                         default="pending")
+    post = SelectField("Post", default="", validate_choice=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.status.data not in QUEUE_STATUSES:
+            self.status.data = "pending"
+        self.post.data = self.post.data or ""
+        self.offer_posts([])
+
+    def offer_posts(self, posts: list[tuple[str, str]]) -> None:
+        """The posts to pick from, as ``(slug, title)`` (known only once the status is read)."""
+        self.post.choices = [("", "All posts"), *posts]
+        self.post_titles = dict(posts)
+
+
+class BulkModerationForm(FlaskForm):
+    """Approve, reject or mark as spam the ticked comments (``ids``, repeated)."""
+
+    ids = SelectMultipleField(coerce=int, validate_choice=False)
+    action = SelectField(choices={"approve": "Approve", "reject": "Reject", "spam": "Spam"},
+                         validators=[DataRequired()])

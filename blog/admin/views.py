@@ -1,17 +1,31 @@
-"""Administration pages: the dashboard and the category tree."""
+"""Administration pages: the dashboard, the category tree and the comment moderation queue."""
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+from urllib.parse import urlsplit
+
 from flask import Response
+from flask import abort
 from flask import flash
+from flask import make_response
+from flask import render_template
+from flask import request
 from flask import url_for
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
 from blog.admin import bp
+from blog.admin.forms import BulkModerationForm
 from blog.admin.forms import CategoryForm
+from blog.admin.forms import CommentFilterForm
 from blog.auth.forms import apply_errors
+from blog.models import Comment
 from blog.permissions import role_required
 from blog.rendering import redirect_to
 from blog.rendering import render
 from blog.rendering import wants_fragment
+from blog.services import accounts
+from blog.services import comments
 from blog.services import stats
 from blog.services import taxonomy
 from blog.services.errors import Invalid
@@ -105,3 +119,108 @@ def _categories_page(status: int = 200, create_form: CategoryForm | None = None,
     return render("admin/categories.html", block="tree", status=status, tree=tree, edit_forms=edit_forms,
                   create_form=create_form or CategoryForm(formdata=None, prefix="new", choices=choices),
                   row_errors=row_errors or {})
+
+
+# --- the comment moderation queue ----------------------------------------------------------
+
+#: Comments per page of the queue.
+#: What the flash messages say was done, per action ("{}" is what it was done to).
+DONE = {"approve": "Approved {}.", "reject": "Rejected {}.", "spam": "Marked {} as spam."}
+
+
+@bp.get("/comments", endpoint="comments")
+@role_required("author")
+def moderation_queue() -> Response:
+    """Comments to moderate, newest first: everyone's for moderators, their posts' for authors."""
+    return _queue_page(request.args, select_all=request.args.get("select") == "all")
+
+
+@bp.post("/comments/<int:comment_id>/<any(approve, reject, spam):action>")
+@role_required("author")
+def moderate_comment(comment_id: int, action: str) -> Response:
+    """Approve, reject or mark as spam one comment; htmx swaps its row, showing the new status."""
+    comment = _moderatable(comment_id)
+    comments.moderate(comment, action, by=current_user)
+    if wants_fragment():
+        return _with_pending_count(render("admin/comments.html", block="comment_row", comment=comment,
+                                          back=_back(), select_all=False))
+    flash(DONE[action].format(f"the comment by {_author_name(comment)}"))
+    return redirect_to(_back())
+
+
+@bp.post("/comments/<int:comment_id>/delete")
+@role_required("author")
+def delete_comment(comment_id: int) -> Response:
+    """Delete a comment; with htmx its row goes (or reads "comment removed" when it has replies)."""
+    comment = _moderatable(comment_id)
+    author = _author_name(comment)
+    kept = comments.delete(comment, by=current_user)
+    if wants_fragment():
+        if kept is None:  # an empty 200: htmx swaps the row for nothing
+            return _with_pending_count(make_response(""))
+        return _with_pending_count(render("admin/comments.html", block="comment_row", comment=kept,
+                                          back=_back(), select_all=False))
+    flash(f"Deleted the comment by {author}.")
+    return redirect_to(_back())
+
+
+@bp.post("/comments/bulk")
+@role_required("author")
+def bulk_moderate() -> Response:
+    """Apply one action to the ticked comments; htmx swaps the whole queue, a plain post goes back to it."""
+    form = BulkModerationForm()
+    if not form.validate_on_submit():
+        abort(400, "Choose approve, reject or spam, for comments given by number.")
+    ids = list(dict.fromkeys(form.ids.data or []))
+    if ids:
+        done = comments.moderate_many(ids, form.action.data, by=current_user)
+        message = DONE[form.action.data].format(_comments(len(done)))
+        if len(done) < len(ids):
+            message += f" {_comments(len(ids) - len(done)).capitalize()} left alone: not yours to moderate, or gone."
+        flash(message)
+    else:
+        flash("Tick the comments to act on first.")
+    back = _back()
+    if wants_fragment():
+        return _with_pending_count(_queue_page(MultiDict(parse_qsl(urlsplit(back).query))))
+    return redirect_to(back)
+
+
+def _moderatable(comment_id: int) -> Comment:
+    """The comment, if the current user moderates its post: 404 when missing, 403 when not theirs."""
+    comment = comments.get(comment_id)
+    if not comments.can_moderate(current_user, comment.post):
+        abort(403, "Only moderators and the post's author moderate its comments.")
+    return comment
+
+
+def _back() -> str:
+    """Where the form came from (the queue with its filters), if that is a path on this site."""
+    return accounts.safe_next(request.form.get("next")) or url_for("admin.comments")
+
+
+def _author_name(comment: Comment) -> str:
+    """Who wrote it, for messages (authors may have deleted their account)."""
+    return comment.author.username if comment.author else "a deleted user"
+
+
+def _comments(number: int) -> str:
+    """Say "1 comment" or "12 comments"."""
+    return f"{number} comment{'' if number == 1 else 's'}"
+
+
+def _with_pending_count(response: Response) -> Response:
+    """Add the nav's pending counter, out of band, so it follows the change without a reload."""
+    response.set_data(response.get_data(as_text=True) + render_template("_pending_count.html", oob=True))
+    return response
+
+
+def _queue_page(args: MultiDict, select_all: bool = False) -> Response:
+    """The queue page for the filters in ``args`` (status, post, page), or its ``queue`` block for htmx."""
+    filters = CommentFilterForm(args)
+    filters.offer_posts(comments.queue_posts(current_user, filters.status.data, filters.post.data))
+    query = {"status": filters.status.data, "post": filters.post.data or None}  # for every link on the page
+    page = comments.queue(current_user, filters.status.data, filters.post.data, max(args.get("page", 1, type=int) or 1, 1))
+    back = url_for("admin.comments", page=page.page if page.page > 1 else None, **query)
+    return render("admin/comments.html", block="queue", page=page, filters=filters, query=query, back=back,
+                  select_all=select_all)

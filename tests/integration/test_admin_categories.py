@@ -121,7 +121,7 @@ def test_dashboard_counts_users_posts_comments_and_unsent_mail(admin, tree, coun
     assert re.search(r"<dt>Pending</dt><dd>1</dd>.*<dt>Approved</dt><dd>1</dd>", section("Comments by status"), re.S)
     assert "<dt>Waiting to be sent</dt><dd>1</dd>" in html
     assert 'href="/admin/categories">Categories</a> <span class="count">4</span>' in html
-    assert queries.count == 5  # the logged-in user, then four counts
+    assert queries.count == 6  # the logged-in user, the nav's pending count, then four counts
 
 
 # --- creating -----------------------------------------------------------------------------
@@ -231,7 +231,7 @@ def test_the_page_costs_the_same_queries_however_many_categories(admin, tree, co
         make_post(category=category_named(f"Topic {n}"))
     with count_queries() as many:
         admin.get("/admin/categories")
-    assert few.count == many.count == 3  # the user, the categories, the post counts
+    assert few.count == many.count == 4  # the user, the nav's pending count, the categories, the post counts
 
 
 def test_admin_pages_pass_the_strict_csp(admin, tree):
