@@ -65,12 +65,14 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     from blog.main import bp as main_bp
     from blog.admin import bp as admin_bp
     from blog.auth import bp as auth_bp
+    from blog.comments import bp as comments_bp
     from blog.posts import bp as posts_bp
     from blog.users import bp as users_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(comments_bp)
     app.register_blueprint(posts_bp, url_prefix="/blog")
     app.register_blueprint(users_bp, url_prefix="/user")
 
@@ -172,6 +174,15 @@ def _register_template_helpers(app: Flask) -> None:
     app.add_template_global(media.avatar_url, "avatar_url")
     app.add_template_global(media.cover_urls, "cover_urls")
     app.add_template_global(can_manage, "can_manage")
+
+    from flask_login import current_user
+
+    from blog.services import comments
+
+    @app.template_global("pending_comments")
+    def _pending_comments() -> int:
+        """Comments waiting for the current user to moderate: one COUNT, run only where the nav shows it."""
+        return comments.pending_count(current_user)
 
     @app.template_global("current_year")
     def _current_year() -> int:

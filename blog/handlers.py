@@ -1,7 +1,9 @@
-"""Receivers of domain signals: mail that follows account events. Views never send mail themselves."""
+"""Receivers of domain signals: mail that follows account and comment events. Views never send mail themselves."""
 from __future__ import annotations
 
 from blog import signals
+from blog.extensions import db
+from blog.models import Comment
 from blog.models import User
 from blog.services import accounts
 
@@ -22,7 +24,44 @@ def send_password_notice(sender, user: User, **extra) -> None:
     mail.compose("password_changed", user.email, "password_changed", "Your password was changed", user=user)
 
 
+def notify_about_comment(sender, comment: Comment, **extra) -> None:
+    """Mail the post's author about a new comment, and the parent comment's author about a reply.
+
+    Nobody hears about their own comment, and each person gets one mail: a post's author who
+    also wrote the comment replied to gets the reply. Only people who want these mails get them
+    (``notify_comments``), on active accounts with a confirmed address.
+    """
+    from blog.services import mail
+
+    post = comment.post
+    recipients: dict[int, tuple[User, str]] = {}
+    if comment.parent_id is not None:
+        parent = db.session.get(Comment, comment.parent_id)
+        # A reply to a comment its writer has since removed does not call them back.
+        if parent is not None and parent.author is not None and not parent.is_removed:
+            recipients[parent.author.id] = (parent.author, "comment_reply")
+    if post.author is not None:
+        recipients.setdefault(post.author.id, (post.author, "comment_on_post"))
+    commenter = comment.author.username if comment.author is not None else "Someone"
+    comment_url = mail.absolute_url("posts.detail", slug=post.slug, _anchor=f"comment-{comment.id}")
+    for user_id, (user, kind) in recipients.items():
+        if user_id == comment.author_id or not (user.notify_comments and user.is_active and user.email_confirmed):
+            continue
+        subject = (f"{commenter} replied to your comment on “{post.title}”" if kind == "comment_reply"
+                   else f"{commenter} commented on “{post.title}”")
+        mail.compose(kind, user.email, kind, subject, user=user, post=post, comment=comment,
+                     commenter=commenter, excerpt=_excerpt(comment.body), comment_url=comment_url,
+                     unsubscribe_url=mail.absolute_url("auth.unsubscribe", token=accounts.unsubscribe_token(user)))
+
+
+def _excerpt(text: str, length: int = 400) -> str:
+    # Plain text, lines kept (they are the writer's paragraphs), cut at a word near ``length``.
+    text = "\n".join(line.rstrip() for line in text.strip().splitlines())
+    return text if len(text) <= length else text[:length].rsplit(maxsplit=1)[0] + " …"
+
+
 def connect() -> None:
     """Subscribe the receivers (idempotent: blinker keeps one connection per receiver)."""
     signals.user_registered.connect(send_verification_mail)
     signals.password_changed.connect(send_password_notice)
+    signals.comment_approved.connect(notify_about_comment)

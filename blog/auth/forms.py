@@ -59,6 +59,7 @@ class ProfileForm(FlaskForm):
     bluesky = URLField("Bluesky", validators=[Optional(), Length(max=300)])
     linkedin = URLField("LinkedIn", validators=[Optional(), Length(max=300)])
     avatar = FileField("Avatar", description="JPEG, PNG, GIF or WebP, up to 2 MB; cropped to a square.")
+    notify_comments = BooleanField("Mail me about comments on my posts and replies to my comments")
 
 
 class ConfirmForm(FlaskForm):

@@ -21,6 +21,7 @@ from blog.auth.forms import RegisterForm
 from blog.auth.forms import ResetForm
 from blog.auth.forms import ResetRequestForm
 from blog.auth.forms import apply_errors
+from blog.extensions import csrf
 from blog.extensions import limiter
 from blog.rendering import redirect_to
 from blog.rendering import render
@@ -44,8 +45,16 @@ def _user_key() -> str:
     return f"user:{current_user.get_id()}"
 
 
+def _failed(response: Response) -> bool:
+    return response.status_code >= 400
+
+
+def _succeeded(response: Response) -> bool:
+    return response.status_code < 400
+
+
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit("3/hour", methods=["POST"])
+@limiter.limit("3/hour", methods=["POST"], deduct_when=_succeeded)  # accounts created, not typos fixed
 def register() -> Response:
     """Create an account, log it in and mail a verification link."""
     if current_user.is_authenticated:
@@ -83,7 +92,7 @@ def check(field: str) -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("5/minute", methods=["POST"])
+@limiter.limit("5/minute", methods=["POST"], deduct_when=_failed)  # guesses count; logging in does not
 def login() -> Response:
     """Log in with email and password; ``next`` only to a page of this site."""
     form = LoginForm()
@@ -187,6 +196,7 @@ def _profile_form() -> ProfileForm:
     form = ProfileForm()
     if request.method == "GET":
         form.bio.data = current_user.bio
+        form.notify_comments.data = current_user.notify_comments
         for name in SOCIAL_LINKS:
             getattr(form, name).data = current_user.social_links.get(name, "")
     return form
@@ -195,7 +205,7 @@ def _profile_form() -> ProfileForm:
 @bp.route("/profile", methods=["GET", "POST"])
 @login_required
 def profile() -> Response:
-    """Edit bio, links and avatar."""
+    """Edit bio, links, avatar and whether comments are mailed."""
     form = _profile_form()
     if form.validate_on_submit():
         links = {name: getattr(form, name).data for name in SOCIAL_LINKS}
@@ -204,6 +214,7 @@ def profile() -> Response:
             if form.avatar.data:
                 media.save_avatar(current_user, form.avatar.data)
             accounts.update_profile(current_user, bio=form.bio.data, links=links)
+            accounts.set_notifications(current_user, form.notify_comments.data)
         except Invalid as error:
             apply_errors(form, error.fields or {"bio": [error.message]})
         else:
@@ -231,3 +242,23 @@ def password() -> Response:
             return redirect_to(url_for("auth.profile"))
     return render("auth/profile.html", block="password_form", status=422, form=_profile_form(),
                   password_form=form)
+
+
+# The signed token in the URL is the whole authentication: the link works from the mail, logged out
+# and with no session, hence no CSRF token (which lives in the session). A forged cross-site POST
+# would need the token, and the worst it can do is turn notifications off.
+@csrf.exempt
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str) -> Response:
+    """Stop comment notifications from the link in such a mail: GET asks, POST does it.
+
+    GET changes nothing, because mail scanners open links; the page asks with one button.
+    """
+    try:
+        user = accounts.user_for_unsubscribe(token)
+    except Invalid as error:
+        return render("auth/unsubscribe.html", status=400, error=error.message)
+    if request.method == "POST":
+        accounts.set_notifications(user, False)
+        return redirect_to(url_for("auth.unsubscribe", token=token))  # the page now says they are off
+    return render("auth/unsubscribe.html", user=user, token=token)

@@ -194,9 +194,9 @@ def reset_token(user: User) -> str:
     return _serializer("reset-password").dumps({"id": user.id, "pw": _fingerprint(user.password_hash)})
 
 
-def _load(purpose: str, token: str, max_age: timedelta) -> dict:
+def _load(purpose: str, token: str, max_age: timedelta | None) -> dict:
     try:
-        data = _serializer(purpose).loads(token, max_age=int(max_age.total_seconds()))
+        data = _serializer(purpose).loads(token, max_age=int(max_age.total_seconds()) if max_age else None)
     except SignatureExpired:
         raise Invalid("This link has expired. Ask for a new one.") from None
     except BadSignature:
@@ -390,3 +390,31 @@ def authors(limit: int = 8) -> list[AuthorCount]:
         .limit(limit)
     ).all()
     return [AuthorCount(*row) for row in rows]
+
+
+# --- comment notifications ----------------------------------------------------------------
+
+def unsubscribe_token(user: User) -> str:
+    """A signed token that turns off ``user``'s comment notifications, for the link in each such mail.
+
+    It never expires (it sits in old mail), and it is bound to the account's id and, through a
+    fingerprint, its address: a link mailed to an address the account no longer has, or to an
+    earlier account whose id was reused, does nothing.
+    """
+    return _serializer("unsubscribe").dumps({"id": user.id, "email": _fingerprint(user.email)})
+
+
+def user_for_unsubscribe(token: str) -> User:
+    """The user an unsubscribe link is for. Raises Invalid when tampered or stale."""
+    data = _load("unsubscribe", token, None)
+    user = db.session.get(User, data["id"])
+    if user is None or _fingerprint(user.email) != data.get("email"):
+        raise Invalid("This link is not valid any more.")
+    return user
+
+
+def set_notifications(user: User, on: bool) -> User:
+    """Turn mail about comments on ``user``'s posts and replies to their comments on or off."""
+    user.notify_comments = bool(on)
+    db.session.commit()
+    return user

@@ -75,9 +75,11 @@ def absolute_url(endpoint: str, **values) -> str:
     Never from the request's Host header: a client controls that, and a password-reset link
     pointing at an attacker's host would hand them the token.
     """
+    anchor = values.pop("_anchor", None)  # like url_for; Werkzeug's builder would make it a query argument
     site = urlsplit(current_app.config["SITE_URL"])
     adapter = current_app.url_map.bind(site.netloc, script_name=site.path or "/", url_scheme=site.scheme)
-    return adapter.build(endpoint, values, force_external=True)
+    url = adapter.build(endpoint, values, force_external=True)
+    return f"{url}#{anchor}" if anchor else url
 
 
 def deliver(message_id: int) -> int | None:
