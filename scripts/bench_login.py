@@ -5,14 +5,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchkit import bench_app
 
 
 def main() -> None:
@@ -20,21 +16,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=12, help="bcrypt cost (production: 12)")
     parser.add_argument("--requests", type=int, default=20)
     options = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="blog-bench-"))
-    os.environ.update(INSTANCE_PATH=str(tmp), DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}", LOG_LEVEL="WARNING",
-                      BLOG_ENV="development", BCRYPT_LOG_ROUNDS=str(options.rounds))
+    app = bench_app(BCRYPT_LOG_ROUNDS=str(options.rounds))
 
-    from flask_migrate import upgrade
-
-    from blog import create_app
     from blog.extensions import limiter
     from blog.services import accounts
 
-    app = create_app()
-    app.config.update(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
-    limiter.enabled = False  # measuring the login itself, not the 5/min limit
+    app.config.update(WTF_CSRF_ENABLED=False)
+    limiter.enabled = False  # measuring the login itself, not the limit on failed tries
     with app.app_context():
-        upgrade()
         accounts.create_user("bench", "bench@example.com", "a benchmark password", email_confirmed=True)
         client = app.test_client()
         timings = {"right password": [], "wrong password": [], "unknown email": []}

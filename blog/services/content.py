@@ -104,31 +104,35 @@ _cleaner = bleach.sanitizer.Cleaner(
 _local = threading.local()
 
 
-def _markdown() -> markdown.Markdown:
-    # A Markdown instance is not thread-safe, but building one per call is slow: one per thread.
-    md = getattr(_local, "md", None)
+def _post_markdown() -> markdown.Markdown:
+    return markdown.Markdown(
+        extensions=["fenced_code", "codehilite", "tables", "footnotes", "toc", "sane_lists", "abbr", BareUrls()],
+        extension_configs={
+            "codehilite": {"css_class": "highlight", "guess_lang": False},
+            "toc": {"slugify": _heading_slug, "permalink": False},
+        },
+        output_format="html",
+    )
+
+
+def _convert(kind: str, build, text: str) -> str:
+    """Markdown to HTML with this thread's converter of ``kind``.
+
+    A Markdown instance is not thread-safe, but building one per call is slow: one per thread.
+    """
+    md = getattr(_local, kind, None)
     if md is None:
-        md = markdown.Markdown(
-            extensions=["fenced_code", "codehilite", "tables", "footnotes", "toc", "sane_lists", "abbr",
-                        BareUrls()],
-            extension_configs={
-                "codehilite": {"css_class": "highlight", "guess_lang": False},
-                "toc": {"slugify": _heading_slug, "permalink": False},
-            },
-            output_format="html",
-        )
-        _local.md = md
-    return md
+        md = build()
+        setattr(_local, kind, md)
+    try:
+        return md.convert(text or "")
+    finally:
+        md.reset()
 
 
 def render_markdown(text: str) -> str:
     """Render Markdown to sanitised HTML with highlighted code and safe links."""
-    md = _markdown()
-    try:
-        html = md.convert(text or "")
-    finally:
-        md.reset()
-    return _cleaner.clean(html)
+    return _cleaner.clean(_convert("post", _post_markdown, text))
 
 
 _WORD = re.compile(r"\w+")
@@ -151,21 +155,9 @@ _comment_cleaner = bleach.sanitizer.Cleaner(
 )
 
 
-def _comment_markdown() -> markdown.Markdown:
-    md = getattr(_local, "comment_md", None)
-    if md is None:
-        md = markdown.Markdown(extensions=[BareUrls()], output_format="html")
-        _local.comment_md = md
-    return md
-
-
 def render_comment(text: str) -> str:
     """Render a comment's Markdown-lite to sanitised HTML (links marked nofollow noopener)."""
-    md = _comment_markdown()
-    try:
-        html = md.convert(text or "")
-    finally:
-        md.reset()
+    html = _convert("comment", lambda: markdown.Markdown(extensions=[BareUrls()], output_format="html"), text)
     return _comment_cleaner.clean(html)
 
 
