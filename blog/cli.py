@@ -8,6 +8,7 @@ from flask import Flask
 
 from blog.services import accounts
 from blog.services import demo
+from blog.services import fulltext
 from blog.services.errors import ServiceError
 
 
@@ -46,11 +47,26 @@ def seed_db(posts: int, comments: int, users: int, seed_value: int, if_empty: bo
         f"Seeded {report.users} users, {report.categories} categories, {report.tags} tags, "
         f"{report.posts} posts and {report.comments} comments in {time.perf_counter() - started:.1f}s."
     )
+    _reindex()  # the demo rows were bulk-inserted, past the signals that index a saved post
     click.echo(f"Demo admin: {demo.DEMO_ADMIN['email']} / {demo.DEMO_ADMIN['password']} "
                f"(other demo users: <name>@example.com / {demo.DEMO_PASSWORD})")
+
+
+@click.command("reindex")
+def reindex() -> None:
+    """Rebuild the full-text search index from every published post."""
+    _reindex()
+
+
+def _reindex() -> None:
+    started = time.perf_counter()
+    with click.progressbar(length=fulltext.indexable_count(), label="Indexing", show_pos=True) as bar:
+        count = fulltext.reindex(progress=bar.update)
+    click.echo(f"Indexed {count} published posts for search in {time.perf_counter() - started:.1f}s.")
 
 
 def register(app: Flask) -> None:
     """Attach the commands to ``app.cli``."""
     app.cli.add_command(create_admin)
     app.cli.add_command(seed_db)
+    app.cli.add_command(reindex)

@@ -1,11 +1,14 @@
-"""Receivers of domain signals: mail that follows account and comment events. Views never send mail themselves."""
+"""Receivers of domain signals: mail that follows account and comment events, and the search index
+that follows posts. Views never send mail (or touch the index) themselves."""
 from __future__ import annotations
 
 from blog import signals
 from blog.extensions import db
 from blog.models import Comment
+from blog.models import Post
 from blog.models import User
 from blog.services import accounts
+from blog.services import fulltext
 
 
 def send_verification_mail(sender, user: User, **extra) -> None:
@@ -60,8 +63,30 @@ def _excerpt(text: str, length: int = 400) -> str:
     return text if len(text) <= length else text[:length].rsplit(maxsplit=1)[0] + " …"
 
 
+def index_post(sender, post: Post, **extra) -> None:
+    """Keep the search index in step with a saved post: (re)indexed while published, out otherwise.
+
+    ``post_updated`` is sent before the commit, so the index row is written in the same
+    transaction as the post: both land, or neither does.
+    """
+    fulltext.index(post)
+
+
+def unindex_post(sender, post_id: int, **extra) -> None:
+    """Drop a deleted post from the search index.
+
+    The database already does (ON DELETE CASCADE on PostgreSQL, a trigger on SQLite), also for
+    posts deleted with their author's account; this keeps the rule visible here, and costs one
+    DELETE that usually finds nothing.
+    """
+    fulltext.unindex(post_id)
+    db.session.commit()
+
+
 def connect() -> None:
     """Subscribe the receivers (idempotent: blinker keeps one connection per receiver)."""
     signals.user_registered.connect(send_verification_mail)
     signals.password_changed.connect(send_password_notice)
     signals.comment_approved.connect(notify_about_comment)
+    signals.post_updated.connect(index_post)
+    signals.post_deleted.connect(unindex_post)

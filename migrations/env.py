@@ -5,6 +5,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from blog.services import fulltext
+
 config = context.config
 # Keep the app's own loggers working when migrations run inside it (tests, `flask db`).
 fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -17,7 +19,7 @@ config.set_main_option("sqlalchemy.url", target_db.engine.url.render_as_string(h
 def run_migrations_offline() -> None:
     """Emit SQL to stdout instead of running it (``flask db upgrade --sql``)."""
     context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_db.metadata,
-                      literal_binds=True)
+                      literal_binds=True, include_name=fulltext.include_name)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -34,6 +36,8 @@ def run_migrations_online() -> None:
 
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
+    # The search index (migration 0005) is not a model: autogenerate must not try to drop it.
+    conf_args.setdefault("include_name", fulltext.include_name)
     with target_db.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():

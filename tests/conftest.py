@@ -35,10 +35,11 @@ def app(tmp_path) -> Iterator[Flask]:
         db.create_all()
         yield app
         db.session.remove()
-        if db.engine.dialect.name == "sqlite":
-            db.engine.dispose()  # the in-memory database goes with its connection
-        else:
+        if db.engine.dialect.name != "sqlite":
             db.drop_all()
+        # Close the pool now: one app (and pool) per test would otherwise pile up idle
+        # PostgreSQL connections until "too many clients"; in-memory SQLite goes with its connection.
+        db.engine.dispose()
         cache.clear()
         limiter.reset()
 

@@ -1,4 +1,4 @@
-"""Listings (home, category, tag, archive) and the health check."""
+"""Listings (home, category, tag, archive), search and the health check."""
 from __future__ import annotations
 
 from functools import cached_property
@@ -16,9 +16,11 @@ from flask_sqlalchemy.pagination import Pagination
 from blog.extensions import htmx
 from blog.main import bp
 from blog.rendering import render
+from blog.rendering import wants_fragment
 from blog.services import accounts
 from blog.services import comments
 from blog.services import feeds
+from blog.services import fulltext
 from blog.services import health
 from blog.services import media
 from blog.services import posts
@@ -111,6 +113,65 @@ def tag(slug: str) -> Response:
     page = posts.published(page=_page_number(), tag=found)
     return _listing(page, f"Tagged #{found.name}", "main.tag", args={"slug": slug},
                     feed_url=url_for("main.tag_feed", slug=slug))
+
+
+class SearchFilters:
+    """The choices offered beside the search results (cached widgets), and the ones in force."""
+
+    def __init__(self, tag: str | None, category: str | None, author: str | None) -> None:
+        self.tag, self.category, self.author = tag, category, author
+
+    def args(self) -> dict[str, str]:
+        """The filters in force, for links that keep them."""
+        return {name: value for name in ("tag", "category", "author") if (value := getattr(self, name))}
+
+    @cached_property
+    def tags(self) -> list[tuple[str, str]]:
+        chosen = [(tag.slug, f"#{tag.name}") for tag in taxonomy.tag_cloud(limit=200)]
+        if self.tag and self.tag not in {slug for slug, _ in chosen}:
+            chosen.append((self.tag, f"#{self.tag}"))
+        return chosen
+
+    @cached_property
+    def categories(self) -> list[tuple[str, str]]:
+        chosen: list[tuple[str, str]] = []
+
+        def walk(nodes, depth: int) -> None:
+            for node in nodes:
+                chosen.append((node.slug, "\u2003" * depth + node.name))
+                walk(node.children, depth + 1)
+
+        walk(taxonomy.category_tree(), 0)
+        if self.category and self.category not in {slug for slug, _ in chosen}:
+            chosen.append((self.category, self.category))
+        return chosen
+
+    @cached_property
+    def authors(self) -> list[tuple[str, str]]:
+        chosen = [(author.username, author.username) for author in accounts.authors(limit=50)]
+        if self.author and self.author not in {name for name, _ in chosen}:
+            chosen.append((self.author, self.author))
+        return chosen
+
+    @cached_property
+    def popular_tags(self) -> list[taxonomy.TagCount]:
+        """Suggestions when nothing matched."""
+        return sorted(taxonomy.tag_cloud(), key=lambda t: (-t.count, t.name))[:FILTER_TAGS]
+
+
+@bp.get("/search")
+def search() -> Response:
+    """Full-text search with filters; htmx swaps only the results (the header box searches as you type)."""
+    q = request.args.get("q", "")
+    filters = SearchFilters(*(request.args.get(name, "").strip() or None for name in ("tag", "category", "author")))
+    page = fulltext.search(q, page=_page_number(), per_page=current_app.config["POSTS_PER_PAGE"], **filters.args())
+    fragment = wants_fragment()
+    response = render("main/search.html", block="results", page=page, q=q, filters=filters, fragment=fragment)
+    if fragment:
+        # The address bar gets the tidy URL (no empty filters, no page=1), whatever the form sent.
+        number = page.page if page.page > 1 else None
+        response.headers["HX-Push-Url"] = url_for("main.search", q=q or None, page=number, **filters.args())
+    return response
 
 
 @bp.get("/tags")
