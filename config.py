@@ -69,6 +69,9 @@ class Config:
     #: A comment form sent back faster than this (seconds) is a bot's.
     COMMENT_MIN_SECONDS = _env_int("COMMENT_MIN_SECONDS", 3)
 
+    #: How long an API token from POST /api/v1/auth/login works (it can be revoked before).
+    API_TOKEN_DAYS = _env_int("API_TOKEN_DAYS", 30)
+
     BCRYPT_LOG_ROUNDS = _env_int("BCRYPT_LOG_ROUNDS", 12)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 

@@ -64,6 +64,7 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     from blog.services import mail  # noqa: F401  (its session listeners queue mail once its transaction commits)
     from blog.main import bp as main_bp
     from blog.admin import bp as admin_bp
+    from blog.api import bp as api_bp
     from blog.auth import bp as auth_bp
     from blog.comments import bp as comments_bp
     from blog.posts import bp as posts_bp
@@ -73,6 +74,8 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(comments_bp)
+    csrf.exempt(api_bp)  # bearer tokens only: no cookie ever authenticates an API call
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(posts_bp, url_prefix="/blog")
     app.register_blueprint(users_bp, url_prefix="/user")
 

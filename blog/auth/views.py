@@ -27,6 +27,7 @@ from blog.rendering import redirect_to
 from blog.rendering import render
 from blog.services import accounts
 from blog.services import media
+from blog.services import tokens
 from blog.services.accounts import SOCIAL_LINKS
 from blog.services.errors import Conflict
 from blog.services.errors import Invalid
@@ -221,7 +222,7 @@ def profile() -> Response:
             flash("Your profile is saved.")
             return redirect_to(url_for("auth.profile"))
     return render("auth/profile.html", block="form", status=422 if form.errors else 200, form=form,
-                  password_form=PasswordForm(formdata=None))
+                  password_form=PasswordForm(formdata=None), api_tokens=tokens.active(current_user))
 
 
 @bp.post("/password")
@@ -241,7 +242,16 @@ def password() -> Response:
             flash("Your password is changed.")
             return redirect_to(url_for("auth.profile"))
     return render("auth/profile.html", block="password_form", status=422, form=_profile_form(),
-                  password_form=form)
+                  password_form=form, api_tokens=tokens.active(current_user))
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int) -> Response:
+    """Revoke one of your API tokens from the profile page; it stops working at once."""
+    token = tokens.revoke_for(current_user, token_id)
+    flash(f"The token “{token.name or 'API client'}” is revoked.")
+    return redirect_to(url_for("auth.profile", _anchor="api-tokens"))
 
 
 # The signed token in the URL is the whole authentication: the link works from the mail, logged out

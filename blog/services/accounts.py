@@ -296,6 +296,9 @@ def authenticate(email: str, password: str, now: datetime | None = None) -> User
         Invalid: anything else, with one generic message (no account enumeration).
     """
     now = now or utcnow()
+    if len((password or "").encode()) > MAX_PASSWORD_BYTES:  # bcrypt refuses these; no account has one
+        _burn_time("x")
+        raise Invalid(GENERIC_LOGIN_ERROR)
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None:
         _burn_time(password)

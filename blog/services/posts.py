@@ -25,7 +25,6 @@ from blog.models import Post
 from blog.models import PostRedirect
 from blog.models import Tag
 from blog.models import User
-from blog.models import post_tags
 from blog.services import content
 from blog.services import taxonomy
 from blog.services.errors import Conflict
@@ -380,9 +379,8 @@ def delete(post: Post, *, by: User) -> None:
     post_id, slug, cover = post.id, post.slug, post.cover_image
     db.session.execute(Comment.__table__.update().where(Comment.post_id == post_id).values(parent_id=None))
     db.session.execute(Comment.__table__.delete().where(Comment.post_id == post_id))
-    db.session.execute(post_tags.delete().where(post_tags.c.post_id == post_id))
     db.session.execute(PostRedirect.__table__.delete().where(PostRedirect.post_id == post_id))
-    db.session.delete(post)
+    db.session.delete(post)  # the ORM removes its tag links (raw SQL here would leave the loaded collection stale)
     db.session.commit()
     media.discard_cover(cover)
     signals.post_deleted.send(current_app._get_current_object(), post_id=post_id, slug=slug)

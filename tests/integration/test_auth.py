@@ -447,3 +447,9 @@ def test_registration_mail_travels_over_smtp(client, app, smtp_server):
     assert client.get(link_in(message, "/auth/verify/")).status_code == 303
     assert db.session.scalar(select(User).filter_by(username="smtpuser")).email_confirmed
     assert outbox(app) == []  # SMTP, not the file outbox
+
+
+def test_an_overlong_password_at_login_is_just_wrong(client):
+    make_user(email="ada@example.com", password=PASSWORD)
+    response = client.post("/auth/login", data={"email": "ada@example.com", "password": "x" * 150})
+    assert response.status_code == 422 and accounts.GENERIC_LOGIN_ERROR in response.text

@@ -1,0 +1,117 @@
+"""Posts over the API: the same services, and so the same rules, as the editor on the web."""
+from __future__ import annotations
+
+from flask import Response
+from flask import url_for
+
+from blog.api import auth
+from blog.api import bp
+from blog.api import schemas
+from blog.extensions import db
+from blog.models import Post
+from blog.models import User
+from blog.services import comments
+from blog.services import fulltext
+from blog.services import posts
+from blog.services import taxonomy
+from blog.services.errors import Conflict
+from blog.services.errors import Invalid
+from blog.services.errors import NotFound
+from blog.services.posts import PostInput
+
+
+@bp.get("/posts")
+def list_posts() -> Response:
+    """Published posts, newest first, by page; filtered by tag or category slug, or searched with ``q``."""
+    auth.user()  # a bad token is a 401 even where guests may read
+    page, per_page = schemas.page_args()
+    tag_slug, category_slug, q = schemas.text_arg("tag"), schemas.text_arg("category"), schemas.text_arg("q")
+    tag = taxonomy.get_tag(tag_slug) if tag_slug else None
+    category = taxonomy.get_category(category_slug) if category_slug else None
+    if q:
+        found = fulltext.search(q, page=page, per_page=per_page, tag=tag and tag.slug,
+                                category=category and category.slug)
+        if page > 1 and not found.items:  # as for listings: a page past the last one does not exist
+            raise NotFound("There is no such page of results.")
+        payload = schemas.page_json(list(found.items), page=found.page, per_page=found.per_page,
+                                    total=found.total, pages=found.pages)
+    else:
+        payload = schemas.pagination_json(posts.published(page, per_page, tag=tag, category=category))
+    return schemas.respond(payload)
+
+
+@bp.post("/posts")
+def create_post() -> Response:
+    """Write a post; a reader's "published" post waits for a moderator as "pending"."""
+    user = auth.writer()
+    data = schemas.json_body()
+    post = _save(schemas.post_input(data, PostInput(title="", body="")), by=user)
+    response = schemas.respond(_json(post), 201)
+    response.headers["Location"] = url_for("api.get_post", slug=post.slug)
+    return response
+
+
+@bp.get("/posts/<slug>")
+def get_post(slug: str) -> Response:
+    """One post; drafts are 404 to anyone but their author and moderators."""
+    post = posts.get_visible(schemas.path_arg(slug), auth.user())
+    return schemas.respond(_json(post), last_modified=post.updated_at)
+
+
+@bp.put("/posts/<slug>")
+def replace_post(slug: str) -> Response:
+    """Replace a post: fields left out take their defaults, as on a new post."""
+    user, post = _editable(slug)
+    data = schemas.json_body()
+    fresh = PostInput(title="", body="", comments_enabled=post.comments_enabled)
+    return schemas.respond(_json(_save(schemas.post_input(data, fresh), by=user, post=post)))
+
+
+@bp.patch("/posts/<slug>")
+def update_post(slug: str) -> Response:
+    """Change some fields of a post; the others stay as they are."""
+    user, post = _editable(slug)
+    data = schemas.json_body()
+    return schemas.respond(_json(_save(schemas.post_input(data, schemas.post_base(post)), by=user, post=post)))
+
+
+@bp.delete("/posts/<slug>")
+def delete_post(slug: str) -> Response:
+    """Delete a post with its comments."""
+    user, post = _editable(slug)
+    # posts.delete removes the tag links with one DELETE; a tags collection already loaded in the
+    # session would make the flush delete them a second time (StaleDataError). Unload it first.
+    db.session.expire(post, ["tags"])
+    posts.delete(post, by=user)
+    return Response(status=204)
+
+
+def _editable(slug: str) -> tuple[User, Post]:
+    """The caller and the post they want to change: 404 when they cannot see it, 403 when not theirs."""
+    user = auth.writer()
+    slug = schemas.path_arg(slug)
+    posts.get_visible(slug, user)  # someone else's draft is a 404: a 403 would tell it exists
+    return user, posts.get_for_edit(slug, user)
+
+
+def _save(data: PostInput, *, by: User, post: Post | None = None) -> Post:
+    """Validate with the service's rules (422), refuse a slug another post holds (409), then save.
+
+    Raises:
+        Invalid: a field breaks a rule; ``fields`` uses the API's names.
+        Conflict: the requested slug belongs to another post (the web editor would add "-2" instead).
+    """
+    errors = posts.validate(data, by=by, post=post)
+    if errors:
+        raise Invalid("The post has problems; nothing was saved.", schemas.api_fields(errors))
+    # The service's own notion of a taken slug (other posts and their old addresses).
+    if data.slug and posts._unique_slug(data.slug, post.id if post else None) != data.slug:
+        raise Conflict(f"Another post already uses the slug “{data.slug}”.")
+    try:
+        return posts.save(data, by=by, post=post)
+    except Invalid as error:
+        raise Invalid(error.message, schemas.api_fields(error.fields)) from None
+
+
+def _json(post: Post) -> dict:
+    return schemas.post_json(post, comments.approved_count(post.id))
