@@ -70,3 +70,47 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(seed_db)
     app.cli.add_command(reindex)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
+
+
+# --- backup and restore (blog/services/backup.py) ------------------------------------------------
+
+from pathlib import Path  # noqa: E402  (imports kept with the commands that use them)
+
+from blog.services import backup  # noqa: E402
+
+
+@click.command("backup")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Archive to write (a .tar.gz); replaced whole once complete.")
+def backup_command(out: Path) -> None:
+    """Write one archive with the database and every uploaded file, while the site keeps running."""
+    started = time.perf_counter()
+    with click.progressbar(length=len(backup.upload_files()), label="Backing up uploads", show_pos=True) as bar:
+        try:
+            report = backup.create(out, progress=bar.update)
+        except backup.BackupError as exc:
+            raise click.ClickException(exc.message) from None
+    click.echo(f"Backed up the {report.dialect} database (revision {report.revision or 'none'}) and "
+               f"{report.files} uploaded files to {report.path} ({report.bytes:,} bytes) "
+               f"in {time.perf_counter() - started:.1f}s.")
+
+
+@click.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that already has content.")
+def restore_command(archive: Path, force: bool) -> None:
+    """Put back the database and uploads of a `flask backup` archive (stop the web and worker processes first)."""
+    started = time.perf_counter()
+    try:
+        manifest = backup.read_manifest(archive)
+        with click.progressbar(length=manifest.get("uploads", 0), label="Restoring uploads", show_pos=True) as bar:
+            report = backup.restore(archive, force=force, progress=bar.update)
+    except backup.BackupError as exc:
+        raise click.ClickException(exc.message) from None
+    rows = ", ".join(f"{name} {count}" for name, count in sorted(report.tables.items())) or "no rows"
+    click.echo(f"Restored the backup of {report.created_at} (revision {report.revision or 'none'}) and "
+               f"{report.files} uploaded files in {time.perf_counter() - started:.1f}s: {rows}.")
+    click.echo("Next: `flask --app wsgi db upgrade` (if this code is newer than the backup), then start the "
+               "web and worker processes again.")
