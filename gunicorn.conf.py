@@ -22,9 +22,10 @@ timeout = 30
 graceful_timeout = 25
 #: nginx keeps upstream connections open (``keepalive`` in deploy/nginx/inkwell.conf).
 keepalive = 5
-#: Recycle workers now and then so a slow leak can never grow without bound.
-max_requests = 2000
-max_requests_jitter = 200
+#: Recycle workers now and then so a slow leak can never grow without bound (rarely: a new worker
+#: imports the whole app, about a second of CPU).
+max_requests = 20000
+max_requests_jitter = 2000
 
 #: X-Forwarded-Proto is trusted from these addresses only (the app's own ProxyFix, PROXY_COUNT,
 #: decides which X-Forwarded-For hop rate limits see). "*" inside a container network.
