@@ -25,10 +25,12 @@ run: venv
 	@# honcho runs Procfile lines through /bin/sh: gunicorn and huey_consumer must be on PATH.
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -p $(PORT)
 
-# Unit tests and the browser tests (pytest.ini: testpaths = tests e2e); PYTEST_ARGS passes options.
+# Unit tests and the browser tests (pytest.ini: testpaths = tests e2e) on every core
+# (pytest-xdist; PYTEST_WORKERS=0 runs in one process); PYTEST_ARGS passes options.
+PYTEST_WORKERS ?= auto
 test: venv
 	bash scripts/ensure-browser.sh
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # Pin requirements.in into requirements.txt without leaking this machine's index paths.
 requirements: venv

@@ -11,6 +11,39 @@ from contextlib import contextmanager
 
 os.environ["BLOG_ENV"] = "testing"  # before blog.tasks builds its Huey: immediate, in memory
 
+
+def _isolate_xdist_worker() -> None:
+    """Give each pytest-xdist worker its own PostgreSQL database and Redis db number.
+
+    Every test drops and creates all tables, so two workers sharing one database would
+    wipe each other's rows. Runs before ``config`` reads the TEST_* variables.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... under xdist only
+    if not worker:
+        return
+    number = int(worker.removeprefix("gw"))
+    database_url = os.environ.get("TEST_DATABASE_URL")
+    if database_url:
+        from sqlalchemy import create_engine
+        from sqlalchemy import text
+        from sqlalchemy.engine import make_url
+
+        url = make_url(database_url)
+        name = f"{url.database}_{worker}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        os.environ["TEST_DATABASE_URL"] = url.set(database=name).render_as_string(hide_password=False)
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if redis_url:
+        base, _, db_number = redis_url.rpartition("/")
+        os.environ["TEST_REDIS_URL"] = f"{base}/{(int(db_number or 0) - number) % 16}"
+
+
+_isolate_xdist_worker()
+
 import pytest
 from flask import Flask
 from flask import g
