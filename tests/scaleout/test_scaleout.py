@@ -254,7 +254,7 @@ def _served_within(web: Web, path: str, needle: str, seconds: float = 1.0) -> fl
         time.sleep(0.05)
 
 
-def test_both_web_processes_are_separate_and_on_the_production_stack(stack):
+def _both_web_processes_are_separate_and_on_the_production_stack(stack: Stack) -> None:
     a, b = stack.webs
     health = [web.get("/healthz").json() for web in stack.webs]
     assert all(h == {"status": "ok", "checks": {"database": "ok", "cache": "ok", "queue": "ok"}} for h in health)
@@ -268,7 +268,7 @@ def test_both_web_processes_are_separate_and_on_the_production_stack(stack):
     assert "[scaleoutprobe1]" not in (stack.tmp / "web-b.log").read_text()
 
 
-def test_a_post_published_on_one_process_is_served_by_the_other_within_a_second(stack):
+def _a_post_published_on_one_process_is_served_by_the_other_within_a_second(stack: Stack) -> None:
     a, b = stack.webs
     tag = f"fresh{secrets.token_hex(3)}"
     for web in (a, b):  # warm both: the home page, the tag cloud (memoised in Redis), the feed
@@ -292,7 +292,7 @@ def test_a_post_published_on_one_process_is_served_by_the_other_within_a_second(
     _wait_for("the deleted post gone from web B", lambda: b.get(f"/blog/{slug}").status_code == 404, timeout=1)
 
 
-def test_a_scheduled_post_is_published_exactly_once_by_two_consumers(stack):
+def _a_scheduled_post_is_published_exactly_once_by_two_consumers(stack: Stack) -> None:
     a, b = stack.webs
     title = f"Scheduled {secrets.token_hex(4)}"
     when = _soon(4)
@@ -321,7 +321,7 @@ def test_a_scheduled_post_is_published_exactly_once_by_two_consumers(stack):
     assert a.api("GET", f"/posts/{slug}", stack.token).json()["status"] == "published"
 
 
-def test_each_mail_is_sent_exactly_once(stack):
+def _each_mail_is_sent_exactly_once(stack: Stack) -> None:
     a, b = stack.webs
     sent_before = len(stack.smtp.messages)
     addresses = []
@@ -346,7 +346,7 @@ def test_each_mail_is_sent_exactly_once(stack):
     assert len(ids) == len(set(ids))
 
 
-def test_failed_logins_spread_over_both_processes_share_one_rate_limit(stack):
+def _failed_logins_spread_over_both_processes_share_one_rate_limit(stack: Stack) -> None:
     a, b = stack.webs
     ip = "192.0.2.99"  # one client, as nginx reports it; unknown emails, so no account back-off plays a part
     statuses = []
@@ -364,3 +364,22 @@ def test_failed_logins_spread_over_both_processes_share_one_rate_limit(stack):
     other = a.form("/auth/login", {"email": "nobody@example.com", "password": "wrong password here"},
                    client_ip="192.0.2.100", cookies={})
     assert other.status_code == 422  # another client is not limited
+
+
+CHECKS = (_both_web_processes_are_separate_and_on_the_production_stack,
+          _a_post_published_on_one_process_is_served_by_the_other_within_a_second,
+          _a_scheduled_post_is_published_exactly_once_by_two_consumers,
+          _each_mail_is_sent_exactly_once,
+          _failed_logins_spread_over_both_processes_share_one_rate_limit)
+
+
+def test_two_web_processes_and_two_consumers_serve_as_one_site(stack):
+    """Every check against the one stack (one test, so pytest-xdist never starts the stack twice);
+    each check runs even when an earlier one failed, and the failure lists all that did."""
+    failures = []
+    for check in CHECKS:
+        try:
+            check(stack)
+        except (AssertionError, pytest.fail.Exception) as exc:
+            failures.append(f"{check.__name__.lstrip('_')}:\n{exc}")
+    assert not failures, "\n\n".join(failures) + f"\n\n{stack.logs()}"
