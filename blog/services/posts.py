@@ -13,7 +13,9 @@ from sqlalchemy import Select
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import defer
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm import selectinload
@@ -242,7 +244,8 @@ def save(data: PostInput, *, by: User, post: Post | None = None, cover=None,
     Raises:
         NotAllowed: ``by`` may not edit ``post``.
         Invalid: a field breaks a rule (``fields`` says which); nothing is saved.
-        Conflict: no free slug could be claimed after several concurrent clashes.
+        Conflict: no free slug could be claimed after several concurrent clashes, or the post was
+            saved by someone else since ``post`` was read (optimistic lock on ``Post.version``).
     """
     from blog.permissions import check_owner
     from blog.services import media
@@ -253,21 +256,36 @@ def save(data: PostInput, *, by: User, post: Post | None = None, cover=None,
     if errors:
         raise Invalid("The post has problems; nothing was saved.", errors)
     post_id = post.id if post is not None else None
+    # The version the caller read: a concurrent save that committed since makes ours a 409, never a
+    # silent overwrite nor a half-applied mix of the two.
+    expected = post.version if post is not None else None
     new_key = media.store_cover(cover) if cover else None  # refuses a bad image before anything is written
     try:
-        for attempt in range(5):
+        for attempt in range(ATTEMPTS):
             post = db.session.get(Post, post_id) if post_id else None
+            if post_id and (post is None or post.version != expected):
+                raise _changed_meanwhile()
             before = _Before.of(post)
             try:
                 post = _apply(post or Post(author_id=by.id, views=0), data, by=by, before=before,
                               new_key=new_key, remove_cover=remove_cover)
                 db.session.commit()
                 break
+            except StaleDataError:
+                # Our UPDATE found another version (or our tag links gone): someone saved first.
+                raise _changed_meanwhile() from None
             except IntegrityError:
                 # A concurrent save claimed the same slug (or tag) between our check and our write.
                 db.session.rollback()
-                if attempt == 4:
+                if attempt == ATTEMPTS - 1:
                     raise Conflict("Could not find a free address for this post; try again.") from None
+            except DBAPIError as error:
+                # PostgreSQL chose us as a deadlock victim or could not serialise us: nothing was
+                # written; try again (bounded), from a fresh read checked against the same version.
+                if not retryable(error) or attempt == ATTEMPTS - 1:
+                    raise
+                db.session.rollback()
+                log.info("save of post %s retried after %s", post_id, type(error.orig).__name__)
     except BaseException:
         db.session.rollback()
         media.discard_cover(new_key)
@@ -280,6 +298,21 @@ def save(data: PostInput, *, by: User, post: Post | None = None, cover=None,
         _schedule_publication(post.published_at)
     taxonomy.clear_widgets()
     return post
+
+
+#: How many times a save is tried when it loses a race the database reports (slug, deadlock).
+ATTEMPTS = 5
+#: SQLSTATEs that mean "nothing was done, run the transaction again": serialization failure, deadlock.
+RETRYABLE = {"40001", "40P01"}
+
+
+def retryable(error: DBAPIError) -> bool:
+    """True for a PostgreSQL serialization failure or deadlock (SQLite's busy timeout waits instead)."""
+    return getattr(error.orig, "sqlstate", None) in RETRYABLE
+
+
+def _changed_meanwhile() -> Conflict:
+    return Conflict("The post was changed by someone else meanwhile; reload it and try again. Nothing was saved.")
 
 
 @dataclass(frozen=True)
