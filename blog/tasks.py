@@ -143,3 +143,12 @@ def process_pending_covers() -> int:
     from blog.services import media
 
     return media.process_pending_covers()
+
+
+@huey.periodic_task(crontab(minute="*"))
+@in_app_context
+def process_pending_avatars() -> int:
+    """Every minute: avatars saved while the queue was down (or whose task was lost) get their variants."""
+    from blog.services import media
+
+    return media.process_pending_avatars()

@@ -201,13 +201,27 @@ def validate(data: PostInput, *, by: User, post: Post | None = None, now: dateti
             errors["publish_at"] = ["Choose a time in the future (or publish now)."]
     if data.slug and (slugify(data.slug) != data.slug or len(data.slug) > 200):
         errors["slug"] = ["Use lowercase letters, digits and dashes only."]
+    elif data.slug in reserved_slugs():
+        errors["slug"] = [f"The site itself uses the address “{data.slug}”; choose another."]
     return errors
 
 
+def reserved_slugs() -> frozenset[str]:
+    """Slugs the site's own pages hold under /blog/ (``create``, ``preview``, ``tags`` ...): a post there
+    would be shadowed by the route, or shadow it. Read from the URL map, so a new route counts at once."""
+    reserved = set()
+    for rule in current_app.url_map.iter_rules():
+        head, _, rest = rule.rule.removeprefix("/blog/").partition("/")
+        if rule.rule.startswith("/blog/") and head and "<" not in head:
+            reserved.add(head)
+    return frozenset(reserved)
+
+
 def _unique_slug(base: str, post_id: int | None) -> str:
-    """``base``, or ``base-2``, ``base-3`` ... whichever no other post (nor old slug) uses."""
+    """``base``, or ``base-2``, ``base-3`` ... whichever no other post (nor old slug) uses, nor a route."""
     base = base[:200].strip("-") or "post"
-    taken = set(db.session.scalars(
+    taken = set(reserved_slugs())
+    taken |= set(db.session.scalars(
         select(Post.slug).where(Post.slug.like(f"{base}%"), Post.id != (post_id or 0))))
     taken |= set(db.session.scalars(
         select(PostRedirect.old_slug).where(PostRedirect.old_slug.like(f"{base}%"),
