@@ -99,8 +99,8 @@ def _configure_cache(app: Flask) -> None:
     if app.config.get("CACHE_TYPE"):
         return
     if app.config.get("REDIS_URL"):
-        # Fails soft: with Redis down, an in-process cache answers (blog/cache.py), after a short wait.
-        app.config["CACHE_TYPE"] = "blog.cache.FallbackRedisCache"
+        # Fails soft: with Redis down, an in-process cache answers (blog/fallback_cache.py), after a short wait.
+        app.config["CACHE_TYPE"] = "blog.fallback_cache.FallbackRedisCache"
         app.config["CACHE_REDIS_URL"] = app.config["REDIS_URL"]
         app.config.setdefault("CACHE_OPTIONS", {"socket_connect_timeout": 0.5, "socket_timeout": 0.5})
         app.config.setdefault("CACHE_KEY_PREFIX", f"{app.config['HUEY_NAME']}:{app.config['ENV_NAME']}:")

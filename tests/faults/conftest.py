@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask import g
+from flask import has_app_context
+from flask.testing import FlaskClient
 
 from blog import create_app
 from blog.extensions import db
@@ -26,6 +29,15 @@ from config import TestingConfig
 from tests.conftest import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+class Client(FlaskClient):
+    """A test client that, where the test's app context is shared, forgets the login cached in ``g``."""
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.pop("_login_user", None)
+        return super().open(*args, **kwargs)
 
 
 def make_live_app(tmp_path: Path, **settings) -> Flask:
@@ -36,7 +48,9 @@ def make_live_app(tmp_path: Path, **settings) -> Flask:
                   "UPLOAD_FOLDER": str(tmp_path / "uploads"), "HUEY_SQLITE_PATH": str(tmp_path / "huey.db")}
     attributes.update(settings)
     config = type("LiveConfig", (TestingConfig,), attributes)
-    return create_app(config)
+    app = create_app(config)
+    app.test_client_class = Client  # no login cached in ``g`` from one request to the next
+    return app
 
 
 @pytest.fixture
