@@ -22,6 +22,11 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 #: Where the embedded-default stack keeps its files (SQLite, Huey queue, outbox, uploads, logs).
 INSTANCE = Path(os.environ.get("INSTANCE_PATH") or BASE_DIR / "instance").resolve()
 
@@ -50,7 +55,7 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or "Blog <noreply@localhost>"
     MAIL_OUTBOX = str(INSTANCE / "outbox")
     #: A message not sent this long after it was queued (or claimed by a worker that died) is queued again.
-    MAIL_RESEND_AFTER_MINUTES = _env_int("MAIL_RESEND_AFTER_MINUTES", 2)
+    MAIL_RESEND_AFTER_MINUTES = _env_float("MAIL_RESEND_AFTER_MINUTES", 2)
     #: Failed sends back off from 30 s doubling to an hour; a message is given up this long after it
     #: was written, or after MAIL_MAX_ATTEMPTS attempts (50 attempts of that schedule span ~44 h).
     MAIL_GIVE_UP_HOURS = _env_int("MAIL_GIVE_UP_HOURS", 24)
