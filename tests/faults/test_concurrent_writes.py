@@ -40,6 +40,7 @@ def test_two_writers_patching_one_post_get_200_or_409_and_one_write_wins_whole(l
 
     results = at_once(30, patch)
     statuses = Counter(status for status, _ in results)
+    print("PATCH statuses", dict(statuses))
     assert set(statuses) <= {200, 409}, statuses
     assert statuses[200] >= 1
     for status, payload in results:
@@ -91,3 +92,26 @@ def test_32_concurrent_commenters_each_get_201_and_exactly_one_row(live_app):
     assert statuses == {201: 32}, statuses
     bodies = db.session.scalars(select(Comment.body).where(Comment.post_id == post.id)).all()
     assert sorted(bodies) == sorted(f"Comment number {n}" for n in range(32))  # no loss, no duplicate
+
+
+def test_a_save_based_on_a_stale_read_is_a_409_and_writes_nothing(live_app):
+    """Two tabs: the second save was made from a version someone else has replaced since."""
+    import pytest
+    from sqlalchemy.orm import Session
+
+    from blog.services import posts
+    from blog.services.errors import Conflict
+
+    author = make_user(role="author", username="ana")
+    post = make_post(author=author, title="Start", slug="start", tags=["one"])
+    post.tags  # loaded, as the editor form would have it
+    with Session(db.engine) as other_tab:
+        theirs = other_tab.get(Post, post.id)
+        theirs.title = "Saved in the other tab"
+        other_tab.commit()
+    with pytest.raises(Conflict, match="changed by someone else"):
+        posts.save(posts.PostInput(title="Mine", body="Mine", tags="two"), by=author, post=post)
+    db.session.expire_all()
+    fresh = db.session.get(Post, post.id)
+    assert fresh.title == "Saved in the other tab" and [t.name for t in fresh.tags] == ["one"]
+    assert fresh.version == 2
