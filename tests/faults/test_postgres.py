@@ -141,7 +141,7 @@ def test_a_restart_costs_no_5xx_once_the_server_answers_again(tmp_path, own_post
         threads = [threading.Thread(target=load) for _ in range(3)]
         for thread in threads:
             thread.start()
-        time.sleep(0.5)
+        time.sleep(1.0)
         own_postgres.restart()  # -m fast: every connection is cut; -w: returns once it accepts again
         answered = time.monotonic()
         time.sleep(1.0)
@@ -153,5 +153,5 @@ def test_a_restart_costs_no_5xx_once_the_server_answers_again(tmp_path, own_post
 
     after = [status for started, status in results if started >= answered]
     before = [status for started, status in results if started < answered - 0.05]
-    assert len(after) >= 5 and len(before) >= 5
+    assert len(after) >= 5 and before  # the load really ran across the restart
     assert all(status == 200 for status in after), after
