@@ -22,6 +22,11 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 #: Where the embedded-default stack keeps its files (SQLite, Huey queue, outbox, uploads, logs).
 INSTANCE = Path(os.environ.get("INSTANCE_PATH") or BASE_DIR / "instance").resolve()
 
@@ -49,9 +54,12 @@ class Config:
     MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or "Blog <noreply@localhost>"
     MAIL_OUTBOX = str(INSTANCE / "outbox")
-    #: Unsent mail older than this is sent again by a periodic task (a worker may have died).
-    MAIL_RESEND_AFTER_MINUTES = _env_int("MAIL_RESEND_AFTER_MINUTES", 5)
-    MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 8)
+    #: A message not sent this long after it was queued (or claimed by a worker that died) is queued again.
+    MAIL_RESEND_AFTER_MINUTES = _env_float("MAIL_RESEND_AFTER_MINUTES", 2)
+    #: Failed sends back off from 30 s doubling to an hour; a message is given up this long after it
+    #: was written, or after MAIL_MAX_ATTEMPTS attempts (50 attempts of that schedule span ~44 h).
+    MAIL_GIVE_UP_HOURS = _env_int("MAIL_GIVE_UP_HOURS", 24)
+    MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 50)
 
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or str(INSTANCE / "uploads")
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)

@@ -59,6 +59,9 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     htmx.init_app(app)
     limiter.init_app(app)
     _configure_sqlite(app)
+    from blog import tasks
+
+    tasks.configure(app)  # the queue reads this app's configuration (the consumer's too, via wsgi)
 
     from blog import models  # noqa: F401  (register the tables with the metadata)
     from blog.services import mail  # noqa: F401  (its session listeners queue mail once its transaction commits)
@@ -96,8 +99,10 @@ def _configure_cache(app: Flask) -> None:
     if app.config.get("CACHE_TYPE"):
         return
     if app.config.get("REDIS_URL"):
-        app.config["CACHE_TYPE"] = "RedisCache"
+        # Fails soft: with Redis down, an in-process cache answers (blog/fallback_cache.py), after a short wait.
+        app.config["CACHE_TYPE"] = "blog.fallback_cache.FallbackRedisCache"
         app.config["CACHE_REDIS_URL"] = app.config["REDIS_URL"]
+        app.config.setdefault("CACHE_OPTIONS", {"socket_connect_timeout": 0.5, "socket_timeout": 0.5})
         app.config.setdefault("CACHE_KEY_PREFIX", f"{app.config['HUEY_NAME']}:{app.config['ENV_NAME']}:")
     else:
         app.config["CACHE_TYPE"] = "SimpleCache"

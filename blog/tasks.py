@@ -1,12 +1,14 @@
 """The Huey instance and background tasks; each task pushes its own app context.
 
-RedisHuey when REDIS_URL is set, SqliteHuey in the instance folder otherwise, and
-an in-memory immediate Huey under testing (tasks run inline, in the request).
+Redis storage when REDIS_URL is set, SQLite in the instance folder otherwise, and in
+memory, immediate, under testing (tasks run inline, in the request). ``create_app``
+configures the one ``huey`` instance from the app's own configuration (``configure``).
 """
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +16,32 @@ from flask import Flask
 from flask import has_app_context
 from huey import Huey
 from huey import crontab
-from huey.exceptions import RetryTask
-from huey import MemoryHuey
-from huey import RedisHuey
-from huey import SqliteHuey
+from huey.storage import MemoryStorage
+from huey.storage import RedisStorage
+from huey.storage import SqliteStorage
+from redis import ConnectionPool
 
 import config
 
 
+def _storage(settings: Mapping[str, Any]) -> tuple[type, dict[str, Any], bool]:
+    """The storage class, its arguments and the immediate flag the settings ask for."""
+    if settings["HUEY_IMMEDIATE"]:
+        return MemoryStorage, {}, True
+    if settings["REDIS_URL"]:
+        # Short timeouts: with Redis gone, an enqueue fails in well under a second (and the
+        # caller's durable record makes it happen later) instead of holding the request.
+        pool = ConnectionPool.from_url(settings["REDIS_URL"], socket_connect_timeout=1, socket_timeout=5)
+        return RedisStorage, {"connection_pool": pool}, False
+    Path(settings["HUEY_SQLITE_PATH"]).parent.mkdir(parents=True, exist_ok=True)
+    return SqliteStorage, {"filename": settings["HUEY_SQLITE_PATH"]}, False
+
+
 def make_huey(settings: type[config.Config]) -> Huey:
-    """Build the queue the configuration asks for."""
-    if settings.HUEY_IMMEDIATE:
-        return MemoryHuey(settings.HUEY_NAME, immediate=True)
-    if settings.REDIS_URL:
-        return RedisHuey(settings.HUEY_NAME, url=settings.REDIS_URL)
-    Path(settings.HUEY_SQLITE_PATH).parent.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(settings.HUEY_NAME, filename=settings.HUEY_SQLITE_PATH)
+    """Build the queue the configuration class asks for (until an app configures it)."""
+    storage_class, kwargs, immediate = _storage({name: getattr(settings, name) for name in
+                                                 ("HUEY_IMMEDIATE", "REDIS_URL", "HUEY_SQLITE_PATH")})
+    return Huey(settings.HUEY_NAME, immediate=immediate, storage_class=storage_class, **kwargs)
 
 
 huey = make_huey(config.selected())
@@ -37,8 +49,23 @@ huey = make_huey(config.selected())
 _worker_app: Flask | None = None
 
 
+def configure(app: Flask) -> None:
+    """Point the queue at what ``app``'s configuration says; tasks then run in ``app``'s context.
+
+    ``create_app`` calls this, so the web app and the consumer (``huey_consumer wsgi.huey``
+    imports ``wsgi``, which creates the app) read one configuration, once.
+    """
+    global _worker_app
+    storage_class, kwargs, immediate = _storage(app.config)
+    huey.name = app.config["HUEY_NAME"]
+    huey.storage_class, huey.storage_kwargs = storage_class, kwargs
+    huey._immediate = immediate
+    huey.storage = huey.create_storage()
+    _worker_app = app
+
+
 def _app() -> Flask:
-    # The consumer imports this module without an app: build one, once, on first use.
+    # The consumer imports this module before any app exists: build one, once, on first use.
     global _worker_app
     if _worker_app is None:
         from blog import create_app
@@ -75,18 +102,17 @@ def publish_scheduled_posts() -> int:
 @huey.task()
 @in_app_context
 def send_mail(message_id: int) -> None:
-    """Deliver one outbox message; on failure retry with back-off (the service says how long to wait)."""
+    """Deliver one outbox message. A failure records its back-off in the row (``next_attempt_at``);
+    the every-minute ``resend_stale_mail`` is the only thing that retries, so retries cannot pile up."""
     from blog.services import mail
 
-    delay = mail.deliver(message_id)
-    if delay is not None:
-        raise RetryTask(f"mail {message_id} not delivered", delay=delay)
+    mail.deliver(message_id)
 
 
-@huey.periodic_task(crontab(minute="*/5"))
+@huey.periodic_task(crontab(minute="*"))
 @in_app_context
 def resend_stale_mail() -> int:
-    """Every five minutes: queue again the mail a dead worker never sent."""
+    """Every minute: queue the mail whose back-off has passed, or that a dead worker or a lost enqueue left."""
     from blog.services import mail
 
     return mail.resend_stale()
@@ -117,3 +143,12 @@ def process_pending_covers() -> int:
     from blog.services import media
 
     return media.process_pending_covers()
+
+
+@huey.periodic_task(crontab(minute="*"))
+@in_app_context
+def process_pending_avatars() -> int:
+    """Every minute: avatars saved while the queue was down (or whose task was lost) get their variants."""
+    from blog.services import media
+
+    return media.process_pending_avatars()

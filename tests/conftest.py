@@ -60,7 +60,10 @@ from config import TestingConfig
 @pytest.fixture
 def app(tmp_path) -> Iterator[Flask]:
     """A fresh app with empty tables; mail outbox and uploads in a temporary folder."""
+    from blog.tasks import huey
+
     app = create_app(TestingConfig)
+    huey.flush()  # nothing a previous test queued (retries, schedules) may run in this one
     app.config["MAIL_OUTBOX"] = str(tmp_path / "outbox")
     app.config["UPLOAD_FOLDER"] = str(tmp_path / "uploads")
     with app.app_context():
@@ -75,6 +78,7 @@ def app(tmp_path) -> Iterator[Flask]:
         db.engine.dispose()
         cache.clear()
         limiter.reset()
+        huey.flush()
 
 
 class Client(FlaskClient):

@@ -69,9 +69,14 @@ def replace_post(slug: str) -> Response:
 
 @bp.patch("/posts/<slug>")
 def update_post(slug: str) -> Response:
-    """Change some fields of a post; the others stay as they are."""
+    """Change some fields of a post; the others stay as they are.
+
+    Concurrent PATCHes of one post run one after the other, each on the latest version (a
+    409 only if the post changed under a lock-free save, such as the web editor's).
+    """
     user, post = _editable(slug)
     data = schemas.json_body()
+    post = posts.lock_for_patch(post)
     return schemas.respond(_json(_save(schemas.post_input(data, schemas.post_base(post)), by=user, post=post)))
 
 

@@ -26,6 +26,11 @@ class MailMessage(db.Model):
     #: NULL until delivered; the periodic re-send looks for old unsent rows.
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0)
+    #: When the next attempt may start: after a failure, its back-off; while a worker sends, the end
+    #: of its claim. NULL: never tried. The every-minute re-send queues rows whose time has come.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: Set when the message is given up (MAIL_GIVE_UP_HOURS or MAIL_MAX_ATTEMPTS reached).
+    failed_at: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str] = mapped_column(Text, default="")
 
     def __repr__(self) -> str:

@@ -64,6 +64,11 @@ class Post(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: Optimistic lock: every ORM update checks and bumps it, so a save based on a stale read fails
+    #: (StaleDataError, a 409 for the caller) instead of silently overwriting a concurrent edit.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
     author: Mapped[User] = relationship(back_populates="posts")
     category: Mapped[Category | None] = relationship()

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from sqlalchemy import JSON
+from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import func
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -77,3 +79,8 @@ class User(UserMixin, db.Model):
     @property
     def is_moderator(self) -> bool:
         return self.has_role("moderator")
+
+
+# Usernames are unique case-insensitively, enforced by the database; the availability check
+# while typing (``lower(username) = ?``) is one lookup in this index, not a scan.
+Index("uq_users_username_lower", func.lower(User.username), unique=True)

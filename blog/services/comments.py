@@ -12,11 +12,13 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from blog import signals
 from blog.extensions import cache
@@ -236,14 +238,27 @@ def moderate(comment: Comment, action: str, *, by: User) -> Comment:
         raise NotAllowed("Only moderators and the post's author moderate its comments.")
     if action not in MODERATION:
         raise Invalid("Unknown moderation action.")
-    new_status = MODERATION[action]
-    was = comment.status
-    comment.status = new_status
-    if new_status == "approved" and was != "approved" and not comment.is_removed:
-        signals.comment_approved.send(current_app._get_current_object(), comment=comment)
+    _transition(comment, MODERATION[action])
     db.session.commit()
     _forget_widgets()
     return comment
+
+
+def _transition(comment: Comment, new_status: str) -> bool:
+    """Set ``comment``'s status with one conditional UPDATE; True when this call changed it.
+
+    Two moderators (or a double click) approving at once: the database lets one UPDATE match,
+    so only that one announces the comment (one notification mail, not one per click). Both
+    answer success: the comment ends approved either way.
+    """
+    changed = db.session.execute(
+        update(Comment).where(Comment.id == comment.id, Comment.status != new_status)
+        .values(status=new_status).execution_options(synchronize_session=False)
+    ).rowcount
+    set_committed_value(comment, "status", new_status)
+    if changed and new_status == "approved" and not comment.is_removed:
+        signals.comment_approved.send(current_app._get_current_object(), comment=comment)
+    return bool(changed)
 
 
 def moderate_many(ids: list[int], action: str, *, by: User) -> list[Comment]:
@@ -255,10 +270,7 @@ def moderate_many(ids: list[int], action: str, *, by: User) -> list[Comment]:
     done = []
     for comment in rows:
         if can_moderate(by, comment.post):
-            was = comment.status
-            comment.status = MODERATION[action]
-            if comment.status == "approved" and was != "approved" and not comment.is_removed:
-                signals.comment_approved.send(current_app._get_current_object(), comment=comment)
+            _transition(comment, MODERATION[action])
             done.append(comment)
     db.session.commit()
     _forget_widgets()

@@ -26,8 +26,13 @@ from flask import current_app
 from flask import render_template
 from jinja2 import TemplateNotFound
 from sqlalchemy import event
+from sqlalchemy import and_
+from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm import SessionTransaction
 
 from blog.extensions import db
@@ -82,22 +87,50 @@ def absolute_url(endpoint: str, **values) -> str:
     return f"{url}#{anchor}" if anchor else url
 
 
-def deliver(message_id: int) -> int | None:
-    """Send one stored message; ``None`` when done (sent, gone, or given up), else seconds to wait before retrying."""
+def _lease(config) -> timedelta:
+    # How long a message may wait in the queue, or in a worker's hands, before it is queued again.
+    return timedelta(minutes=config["MAIL_RESEND_AFTER_MINUTES"])
+
+
+def _retry_delay(attempts: int) -> int:
+    """Seconds to wait after failed attempt number ``attempts``: 30 s doubling, at most an hour."""
+    return min(MAX_DELAY, 30 * 2 ** (attempts - 1))
+
+
+def deliver(message_id: int, *, now: datetime | None = None) -> int | None:
+    """Send one stored message if it is due; ``None`` when done (sent, gone, not due, or given up), else
+    the seconds until its next attempt (recorded as ``next_attempt_at``, which the periodic re-send honours).
+
+    The message is first *claimed* in a short transaction of its own (its attempt counted and its
+    ``next_attempt_at`` pushed one lease ahead), then sent with no transaction open. Two workers
+    holding the same id (a lost-and-found re-send next to the original task) cannot both send it:
+    only one claim matches. A worker killed mid-send leaves the claim; the message is due again
+    when the lease ends, and may then be delivered twice if the kill came after the SMTP server
+    had taken it (README, "Delivery guarantees").
+    """
     config = current_app.config
+    now = now or utcnow()
     # A session of its own: under immediate Huey this runs inside the caller's after_commit,
     # where the committing session must not be used; in the worker it is a short unit of work.
     with Session(db.engine, expire_on_commit=False) as session:
-        # The row stays locked until the commit below, so a second worker holding the same id (a
-        # retry and the periodic re-send) skips it instead of sending it twice. PostgreSQL only:
-        # SQLite has no row locks, and holding its database-wide write lock while we talk SMTP
-        # would stall every request.
+        # PostgreSQL: a row another worker is claiming right now is skipped, not waited for.
         message = session.scalars(
             select(MailMessage).where(MailMessage.id == message_id).with_for_update(skip_locked=True)
         ).first()
-        if message is None or message.sent_at is not None or message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
-            return None  # gone, done, or given up
-        message.attempts += 1
+        if message is None or not _is_due(message, now, config):
+            return None
+        seen = message.attempts
+        claimed = session.execute(
+            update(MailMessage)
+            .where(MailMessage.id == message_id, MailMessage.attempts == message.attempts,
+                   MailMessage.sent_at.is_(None), MailMessage.failed_at.is_(None))
+            .values(attempts=seen + 1, next_attempt_at=now + _lease(config))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.commit()
+        if not claimed:  # another worker claimed it between our read and our write (SQLite)
+            return None
+        set_committed_value(message, "attempts", seen + 1)
         try:
             mime = _build(message)
             if config["MAIL_SERVER"]:
@@ -105,37 +138,75 @@ def deliver(message_id: int) -> int | None:
             else:
                 _write_eml(mime, message)
         except Exception as exc:  # every failed attempt counts, or a mail that always fails would retry forever
-            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            session.commit()
-            transient = isinstance(exc, (OSError, smtplib.SMTPException))
-            if message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
-                log.error("mail %s (%s) given up after %s attempts: %s", message_id, message.kind,
-                          message.attempts, message.last_error, exc_info=not transient)
-                return None
-            delay = min(MAX_DELAY, 30 * 2 ** (message.attempts - 1))
-            log.warning("mail %s (%s) not sent, attempt %s, retrying in %ss: %s", message_id, message.kind,
-                        message.attempts, delay, message.last_error, exc_info=not transient)
-            return delay
-        message.sent_at, message.last_error = utcnow(), ""
+            return _failed(session, message, exc, now, config)
+        message.sent_at, message.last_error, message.next_attempt_at = utcnow(), "", None
         session.commit()
         log.info("mail %s (%s) sent", message_id, message.kind)
         return None
 
 
+def _is_due(message: MailMessage, now: datetime, config) -> bool:
+    return (message.sent_at is None and message.failed_at is None
+            and message.attempts < config["MAIL_MAX_ATTEMPTS"]
+            and (message.next_attempt_at is None or message.next_attempt_at <= now))
+
+
+def _failed(session: Session, message: MailMessage, exc: Exception, now: datetime, config) -> int | None:
+    """Record a failed attempt: the next one's time, or that the message is given up."""
+    message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    transient = isinstance(exc, (OSError, smtplib.SMTPException))
+    too_old = now - message.created_at >= timedelta(hours=config["MAIL_GIVE_UP_HOURS"])
+    if too_old or message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
+        message.failed_at, message.next_attempt_at = now, None
+        session.commit()
+        log.error("mail %s (%s) given up after %s attempts: %s", message.id, message.kind,
+                  message.attempts, message.last_error, exc_info=not transient)
+        return None
+    delay = _retry_delay(message.attempts)
+    message.next_attempt_at = now + timedelta(seconds=delay)
+    session.commit()
+    log.warning("mail %s (%s) not sent, attempt %s, retrying in %ss: %s", message.id, message.kind,
+                message.attempts, delay, message.last_error, exc_info=not transient)
+    return delay
+
+
+def _due_rows(now: datetime, config):
+    """Unsent, not given up, and due: its retry time has come, or it waited a lease without being tried."""
+    return (MailMessage.sent_at.is_(None), MailMessage.failed_at.is_(None),
+            MailMessage.attempts < config["MAIL_MAX_ATTEMPTS"],
+            or_(MailMessage.next_attempt_at <= now,
+                and_(MailMessage.next_attempt_at.is_(None), MailMessage.created_at <= now - _lease(config))))
+
+
 def resend_stale(now: datetime | None = None) -> int:
-    """Queue again every unsent message older than MAIL_RESEND_AFTER_MINUTES that has attempts left; how many."""
+    """Queue every message that is due again (the every-minute task); how many.
+
+    Due means: a failed attempt's back-off (``next_attempt_at``) has passed, or a worker's claim
+    ran out (it died), or the message waited MAIL_RESEND_AFTER_MINUTES and was never tried (its
+    enqueue was lost). A message waiting out its back-off is left alone, so this task cannot
+    add retries to it; ``deliver`` checks again before sending.
+    """
     config = current_app.config
-    cutoff = (now or utcnow()) - timedelta(minutes=config["MAIL_RESEND_AFTER_MINUTES"])
     with Session(db.engine) as session:
         ids = session.scalars(
-            select(MailMessage.id)
-            .where(MailMessage.sent_at.is_(None), MailMessage.created_at <= cutoff,
-                   MailMessage.attempts < config["MAIL_MAX_ATTEMPTS"])
-            .order_by(MailMessage.id)
+            select(MailMessage.id).where(*_due_rows(now or utcnow(), config)).order_by(MailMessage.id).limit(1000)
         ).all()
     for message_id in ids:
         _enqueue(message_id)
     return len(ids)
+
+
+def stuck_count(now: datetime | None = None) -> int:
+    """Messages unsent for longer than a lease and not given up (for the admin dashboard)."""
+    config = current_app.config
+    cutoff = (now or utcnow()) - _lease(config)
+    return db.session.scalar(select(func.count()).select_from(MailMessage).where(
+        MailMessage.sent_at.is_(None), MailMessage.failed_at.is_(None), MailMessage.created_at <= cutoff))
+
+
+def given_up_count() -> int:
+    """Messages that will not be tried again (MAIL_GIVE_UP_HOURS or MAIL_MAX_ATTEMPTS reached)."""
+    return db.session.scalar(select(func.count()).select_from(MailMessage).where(MailMessage.failed_at.is_not(None)))
 
 
 def _build(message: MailMessage) -> EmailMessage:

@@ -274,9 +274,13 @@ def save_avatar(user: User, upload: FileStorage) -> None:
     if previous and previous != key:
         delete_avatar_files(previous)
 
-    from blog import tasks
+    from blog import tasks  # late: blog.tasks builds the queue from the configuration on import
 
-    tasks.process_avatar(user.id, key)
+    try:
+        tasks.process_avatar(user.id, key)
+    except Exception:  # committed: ``avatar_processed`` is False, so the periodic job makes the variants
+        log.warning("could not queue avatar %s of user %s; the periodic job will process it", key, user.id,
+                    exc_info=True)
 
 
 def process_avatar(user_id: int, key: str) -> None:
@@ -309,6 +313,30 @@ def process_avatar(user_id: int, key: str) -> None:
     db.session.commit()
     if not done:
         delete_avatar_files(key)
+
+
+def process_pending_avatars() -> int:
+    """Process every avatar still waiting for its variants (the queue or the worker was down); how many.
+
+    Until then the EXIF-bearing original is what the site shows: this is what strips it.
+    """
+    pending = db.session.execute(
+        select(User.id, User.avatar).where(User.avatar.is_not(None), User.avatar_processed.is_(False))
+        .order_by(User.id).limit(500)
+    ).all()
+    processed = 0
+    for user_id, key in pending:
+        try:
+            process_avatar(user_id, key)
+        except FileNotFoundError as exc:  # e.g. a database restored without its uploads: say it, don't shout
+            db.session.rollback()
+            log.warning("avatar of user %s not processed: %s", user_id, exc)
+        except Exception:  # one broken avatar must not hold up the others
+            db.session.rollback()
+            log.exception("could not process avatar %s of user %s", key, user_id)
+        else:
+            processed += 1
+    return processed
 
 
 def delete_avatar_files(key: str) -> None:

@@ -13,7 +13,9 @@ from sqlalchemy import Select
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import defer
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm import selectinload
@@ -199,13 +201,27 @@ def validate(data: PostInput, *, by: User, post: Post | None = None, now: dateti
             errors["publish_at"] = ["Choose a time in the future (or publish now)."]
     if data.slug and (slugify(data.slug) != data.slug or len(data.slug) > 200):
         errors["slug"] = ["Use lowercase letters, digits and dashes only."]
+    elif data.slug in reserved_slugs():
+        errors["slug"] = [f"The site itself uses the address “{data.slug}”; choose another."]
     return errors
 
 
+def reserved_slugs() -> frozenset[str]:
+    """Slugs the site's own pages hold under /blog/ (``create``, ``preview``, ``tags`` ...): a post there
+    would be shadowed by the route, or shadow it. Read from the URL map, so a new route counts at once."""
+    reserved = set()
+    for rule in current_app.url_map.iter_rules():
+        head, _, rest = rule.rule.removeprefix("/blog/").partition("/")
+        if rule.rule.startswith("/blog/") and head and "<" not in head:
+            reserved.add(head)
+    return frozenset(reserved)
+
+
 def _unique_slug(base: str, post_id: int | None) -> str:
-    """``base``, or ``base-2``, ``base-3`` ... whichever no other post (nor old slug) uses."""
+    """``base``, or ``base-2``, ``base-3`` ... whichever no other post (nor old slug) uses, nor a route."""
     base = base[:200].strip("-") or "post"
-    taken = set(db.session.scalars(
+    taken = set(reserved_slugs())
+    taken |= set(db.session.scalars(
         select(Post.slug).where(Post.slug.like(f"{base}%"), Post.id != (post_id or 0))))
     taken |= set(db.session.scalars(
         select(PostRedirect.old_slug).where(PostRedirect.old_slug.like(f"{base}%"),
@@ -242,7 +258,8 @@ def save(data: PostInput, *, by: User, post: Post | None = None, cover=None,
     Raises:
         NotAllowed: ``by`` may not edit ``post``.
         Invalid: a field breaks a rule (``fields`` says which); nothing is saved.
-        Conflict: no free slug could be claimed after several concurrent clashes.
+        Conflict: no free slug could be claimed after several concurrent clashes, or the post was
+            saved by someone else since ``post`` was read (optimistic lock on ``Post.version``).
     """
     from blog.permissions import check_owner
     from blog.services import media
@@ -253,21 +270,36 @@ def save(data: PostInput, *, by: User, post: Post | None = None, cover=None,
     if errors:
         raise Invalid("The post has problems; nothing was saved.", errors)
     post_id = post.id if post is not None else None
+    # The version the caller read: a concurrent save that committed since makes ours a 409, never a
+    # silent overwrite nor a half-applied mix of the two.
+    expected = post.version if post is not None else None
     new_key = media.store_cover(cover) if cover else None  # refuses a bad image before anything is written
     try:
-        for attempt in range(5):
+        for attempt in range(ATTEMPTS):
             post = db.session.get(Post, post_id) if post_id else None
+            if post_id and (post is None or post.version != expected):
+                raise _changed_meanwhile()
             before = _Before.of(post)
             try:
                 post = _apply(post or Post(author_id=by.id, views=0), data, by=by, before=before,
                               new_key=new_key, remove_cover=remove_cover)
                 db.session.commit()
                 break
+            except StaleDataError:
+                # Our UPDATE found another version (or our tag links gone): someone saved first.
+                raise _changed_meanwhile() from None
             except IntegrityError:
                 # A concurrent save claimed the same slug (or tag) between our check and our write.
                 db.session.rollback()
-                if attempt == 4:
+                if attempt == ATTEMPTS - 1:
                     raise Conflict("Could not find a free address for this post; try again.") from None
+            except DBAPIError as error:
+                # PostgreSQL chose us as a deadlock victim or could not serialise us: nothing was
+                # written; try again (bounded), from a fresh read checked against the same version.
+                if not retryable(error) or attempt == ATTEMPTS - 1:
+                    raise
+                db.session.rollback()
+                log.info("save of post %s retried after %s", post_id, type(error.orig).__name__)
     except BaseException:
         db.session.rollback()
         media.discard_cover(new_key)
@@ -280,6 +312,21 @@ def save(data: PostInput, *, by: User, post: Post | None = None, cover=None,
         _schedule_publication(post.published_at)
     taxonomy.clear_widgets()
     return post
+
+
+#: How many times a save is tried when it loses a race the database reports (slug, deadlock).
+ATTEMPTS = 5
+#: SQLSTATEs that mean "nothing was done, run the transaction again": serialization failure, deadlock.
+RETRYABLE = {"40001", "40P01"}
+
+
+def retryable(error: DBAPIError) -> bool:
+    """True for a PostgreSQL serialization failure or deadlock (SQLite's busy timeout waits instead)."""
+    return getattr(error.orig, "sqlstate", None) in RETRYABLE
+
+
+def _changed_meanwhile() -> Conflict:
+    return Conflict("The post was changed by someone else meanwhile; reload it and try again. Nothing was saved.")
 
 
 @dataclass(frozen=True)
@@ -385,6 +432,21 @@ def delete(post: Post, *, by: User) -> None:
     media.discard_cover(cover)
     signals.post_deleted.send(current_app._get_current_object(), post_id=post_id, slug=slug)
     taxonomy.clear_widgets()
+
+
+def lock_for_patch(post: Post) -> Post:
+    """Hold ``post``'s row until the next commit or rollback, and reload it as it is now.
+
+    For changes that apply on top of whatever the post is (an API PATCH names only the fields it
+    changes): concurrent ones then run one after the other, each on the latest version, instead
+    of all but one ending in 409. A no-op UPDATE takes the lock on both databases (PostgreSQL's
+    row lock; SQLite's write lock, which waits out the busy timeout rather than failing).
+    """
+    db.session.execute(update(Post).where(Post.id == post.id).values(version=Post.version)
+                       .execution_options(synchronize_session=False))
+    db.session.expire(post)
+    db.session.refresh(post)
+    return post
 
 
 def get_for_edit(slug: str, by: User) -> Post:

@@ -343,3 +343,17 @@ def test_save_refuses_invalid_input_at_the_service_level(app, author):
     with pytest.raises(Invalid) as error:
         posts.save(posts.PostInput(title=" ", body=" "), by=author)
     assert {"title", "body"} <= set(error.value.fields)
+
+
+@pytest.mark.parametrize("title", ["Create", "Preview", "Tags"])
+def test_a_title_that_slugs_to_a_route_gets_another_address(app, client, author, title):
+    """A post titled "Create" used to get /blog/create, which the editor's route answers instead."""
+    post = posts.save(posts.PostInput(title=title, body="x", status="published"), by=author)
+    assert post.slug == f"{title.lower()}-2"
+    assert client.get(f"/blog/{post.slug}").status_code == 200
+
+
+def test_an_explicit_slug_a_route_uses_is_refused(app, author):
+    with pytest.raises(Invalid) as error:
+        posts.save(posts.PostInput(title="Hello", body="x", slug="preview"), by=author)
+    assert "slug" in error.value.fields

@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from huey.exceptions import RetryTask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,9 +37,8 @@ def app(app, tmp_path):
     app.jinja_loader.searchpath.append(str(tmp_path / "templates"))
     app.config.update(MAIL_SERVER=None, MAIL_USERNAME=None, MAIL_PASSWORD=None, MAIL_USE_TLS=False,
                       MAIL_OUTBOX=str(tmp_path / "outbox"), MAIL_DEFAULT_SENDER="Inkwell <noreply@inkwell.test>",
-                      MAIL_MAX_ATTEMPTS=8, MAIL_RESEND_AFTER_MINUTES=5)
-    yield app
-    huey.flush()  # drop the retries failed sends scheduled in the in-memory queue
+                      MAIL_MAX_ATTEMPTS=8, MAIL_RESEND_AFTER_MINUTES=5, MAIL_GIVE_UP_HOURS=24)
+    return app
 
 
 @pytest.fixture
@@ -169,27 +167,106 @@ def test_smtp_down_keeps_the_mail_and_backs_off_longer_each_time(app, smtp_down,
     assert saved.sent_at is None and saved.attempts == 1
     assert "ConnectionRefusedError" in saved.last_error
     assert "retrying in 30s" in caplog.text
-    assert [t.args for t in huey.scheduled()] == [(message.id,)]  # the task asked Huey for a retry
+    assert huey.scheduled() == []  # no retry chain in the queue: the row says when (next_attempt_at)
+    assert abs((saved.next_attempt_at - saved.created_at).total_seconds() - 30) < 5
 
-    assert mail.deliver(message.id) == 60
-    assert mail.deliver(message.id) == 120
-    with pytest.raises(RetryTask) as retry:
-        send_mail.call_local(message.id)
-    assert retry.value.delay == 240
-    assert row(message.id).attempts == 4 and row(message.id).sent_at is None
+    later = saved.next_attempt_at
+    assert mail.deliver(message.id, now=later) == 60
+    assert mail.deliver(message.id, now=later + timedelta(seconds=60)) == 120
+    assert row(message.id).attempts == 3 and row(message.id).sent_at is None
+
+
+class Clock:
+    """The mail service's idea of now, moved by the test (the periodic task runs as if time passed)."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(mail, "utcnow", clock)
+    return clock
+
+
+def test_a_mail_waiting_out_its_back_off_is_not_sent_nor_queued_again(app, smtp_down, clock):
+    """resend_stale used to queue any old unsent row, adding a retry chain each run: all attempts went in minutes."""
+    message = greeting()
+    db.session.commit()
+    due = row(message.id).next_attempt_at
+    clock.now = due - timedelta(seconds=1)
+    assert mail.deliver(message.id) is None  # not due: no attempt spent
+    assert mail.resend_stale() == 0
+    assert row(message.id).attempts == 1
+    clock.now = due
+    assert mail.resend_stale() == 1  # its time has come: queued once (and tried: immediate Huey)
+    assert row(message.id).attempts == 2
+    assert mail.resend_stale() == 0  # and now it waits 60 s
+
+
+def test_mail_survives_a_day_of_smtp_outage_then_arrives_once(app, smtp_down, smtp_server, clock):
+    """The periodic task runs every minute through 23 hours of outage: back-off holds, nothing is lost."""
+    app.config["MAIL_MAX_ATTEMPTS"] = 50
+    message = greeting()
+    db.session.commit()
+    start = row(message.id).created_at
+    for minute in range(1, 23 * 60):
+        clock.now = start + timedelta(minutes=minute)
+        mail.resend_stale()
+    outage = row(message.id)
+    assert outage.sent_at is None and outage.failed_at is None
+    assert 20 < outage.attempts < 35  # about one attempt an hour once the back-off reached its cap
+    app.config.update(MAIL_SERVER=smtp_server.host, MAIL_PORT=smtp_server.port)  # SMTP is back
+    for minute in range(23 * 60, 24 * 60 + 5):
+        clock.now = start + timedelta(minutes=minute)
+        mail.resend_stale()
+    assert row(message.id).sent_at is not None
+    assert len(smtp_server.messages) == 1
 
 
 def test_mail_is_given_up_after_max_attempts(app, smtp_down, caplog):
     app.config["MAIL_MAX_ATTEMPTS"] = 3
     message = greeting()
     db.session.commit()
-    assert mail.deliver(message.id) == 60
+    later = utcnow() + timedelta(hours=1)
+    assert mail.deliver(message.id, now=later) == 60
     with caplog.at_level(logging.ERROR, logger="blog.services.mail"):
-        assert mail.deliver(message.id) is None
+        assert mail.deliver(message.id, now=later + timedelta(hours=1)) is None
     assert "given up after 3 attempts" in caplog.text
-    assert mail.deliver(message.id) is None  # not tried again
-    assert row(message.id).attempts == 3
-    assert mail.resend_stale(now=utcnow() + timedelta(hours=1)) == 0
+    assert mail.deliver(message.id, now=later + timedelta(hours=2)) is None  # not tried again
+    assert row(message.id).attempts == 3 and row(message.id).failed_at is not None
+    assert mail.resend_stale(now=utcnow() + timedelta(hours=5)) == 0
+    assert mail.given_up_count() == 1
+
+
+def test_mail_is_given_up_after_give_up_hours(app, smtp_down, caplog):
+    message = greeting()
+    db.session.commit()
+    with caplog.at_level(logging.ERROR, logger="blog.services.mail"):
+        assert mail.deliver(message.id, now=utcnow() + timedelta(hours=24, minutes=1)) is None
+    assert "given up after 2 attempts" in caplog.text
+    assert row(message.id).failed_at is not None and mail.stuck_count() == 0
+
+
+def test_stuck_count_counts_unsent_mail_older_than_a_lease(app, smtp_down):
+    greeting()
+    db.session.commit()
+    assert mail.stuck_count() == 0
+    assert mail.stuck_count(now=utcnow() + timedelta(minutes=6)) == 1
+
+
+def test_a_claimed_message_is_not_sent_by_a_second_worker_until_its_claim_ends(app, smtp, clock):
+    """A worker killed mid-send leaves its claim; the mail is due again one lease later."""
+    message_id = stored(age_minutes=10, attempts=1, next_attempt_at=utcnow() + timedelta(minutes=5))
+    assert mail.deliver(message_id) is None and smtp.messages == []
+    assert mail.resend_stale() == 0
+    clock.now = utcnow() + timedelta(minutes=5, seconds=1)
+    assert mail.resend_stale() == 1
+    assert len(smtp.messages) == 1 and row(message_id).attempts == 2
 
 
 def test_deliver_is_idempotent(app, smtp):
@@ -206,6 +283,7 @@ def test_resend_stale_sends_only_old_unsent_mail(app, smtp):
     fresh = stored(age_minutes=1, subject="Fresh")
     stored(age_minutes=10, subject="Sent", sent_at=utcnow() - timedelta(minutes=9), attempts=1)
     stored(age_minutes=10, subject="Given up", attempts=8)
+    stored(age_minutes=10, subject="Failed", attempts=2, failed_at=utcnow())
     assert smtp.messages == []  # stored outside the ORM flush: nothing queued them
 
     assert mail.resend_stale() == 1

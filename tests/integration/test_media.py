@@ -425,3 +425,35 @@ def test_missing_files_and_paths_outside_the_folder_are_404(app, client, uploads
     response = client.get(path)
     assert response.status_code == 404
     assert b"top secret" not in response.data
+
+
+def test_a_profile_with_a_new_avatar_saves_when_the_queue_is_down_and_the_catch_up_strips_it(
+        app, client, uploads, monkeypatch):
+    """The enqueue after the commit used to raise: bio and links lost behind a 500, the EXIF-bearing
+    original left public with no task ever coming for it."""
+    from tests.factories import login_as
+
+    def down(*args, **kwargs):
+        raise ConnectionError("queue unreachable")
+
+    user = make_user(username="ada")
+    login_as(client, user)
+    monkeypatch.setattr(tasks.huey, "enqueue", down)
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "Phone"
+    response = client.post("/auth/profile", data={
+        "bio": "New bio", "avatar": (BytesIO(image_bytes("JPEG", exif=exif)), "me.jpg"),
+    }, content_type="multipart/form-data")
+    assert response.status_code == 303
+    db.session.expire_all()
+    saved = db.session.get(User, user.id)
+    assert saved.bio == "New bio" and saved.avatar and saved.avatar_processed is False
+    assert opened(uploads / "avatars" / f"{saved.avatar}.jpg").getexif()  # still the camera's original
+
+    monkeypatch.undo()
+    assert tasks.process_pending_avatars.call_local() == 1  # what the every-minute task does
+    db.session.expire_all()
+    saved = db.session.get(User, user.id)
+    assert saved.avatar_processed is True
+    assert not opened(uploads / "avatars" / f"{saved.avatar}.jpg").getexif()
+    assert tasks.process_pending_avatars.call_local() == 0
