@@ -135,6 +135,7 @@ def _register_template_helpers(app: Flask) -> None:
 
     from blog.models import User
     from blog.models import utcnow
+    from blog.services import accounts
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see that page."
@@ -142,12 +143,8 @@ def _register_template_helpers(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load_user(session_id: str) -> User | None:
-        # "<id>.<password fingerprint>": stale after a password change; deactivated users are out.
-        user_id, _, fingerprint = session_id.partition(".")
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        if user is None or not user.is_active or user.session_fingerprint != fingerprint:
-            return None
-        return user
+        # "<id>.<fingerprint of password hash and session version>": see accounts.end_sessions.
+        return accounts.load_session_user(session_id)
 
     @login_manager.unauthorized_handler
     def _unauthorized() -> Response:
