@@ -46,12 +46,39 @@ RENDERER_CLASSES: dict[str, frozenset[str]] = {
 
 #: Longest Markdown text (characters) rendered at all; posts.MAX_BODY is the same size.
 MAX_MARKDOWN = 100_000
-#: Wall-clock seconds one rendering may take; Python-Markdown is polynomial on some inputs
-#: (10,000 ``[`` take ~18 s), so the converter checks this deadline as it works.
-RENDER_BUDGET = 0.25
+#: CPU seconds (of this thread, so a busy machine does not shrink it) one rendering may take.
+#: Every Markdown processor checks it as it works. Legitimate 100,000-character posts take
+#: 0.05-0.5 s (a 3,500-row table ~2 s: such a post is refused and should be split).
+RENDER_BUDGET = 1.0
+#: Python-Markdown's link parsing is cubic in the ``[`` of one paragraph (10,000 take ~18 s,
+#: 300 about a millisecond), so text over these is refused before it reaches the converter.
+MAX_BRACKETS_PER_PARAGRAPH = 300
+MAX_BRACKETS = 5_000
+#: Deeper list or quote nesting than this (leading spaces, or ``>`` marks) is refused.
+MAX_INDENT = 64
+MAX_QUOTE_DEPTH = 16
 
 TOO_LONG = "This text is too long to render ({length:,} characters; at most {limit:,})."
 TOO_COMPLEX = "This text is too complex to render (deeply nested or many unclosed brackets); simplify it."
+
+
+_FENCED = re.compile(r"^(`{3,}|~{3,})[^\n]*\n.*?^\1[ \t]*$", re.M | re.S)
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_QUOTES = re.compile(r"^(?:[ \t]*>)+", re.M)
+
+
+def _structure_problem(text: str) -> bool:
+    """True when ``text`` has the shapes Python-Markdown is super-linear on (fenced code aside)."""
+    prose = _FENCED.sub("", text)
+    if prose.count("[") > MAX_BRACKETS:
+        return True
+    if any(part.count("[") > MAX_BRACKETS_PER_PARAGRAPH for part in _PARAGRAPH_BREAK.split(prose)):
+        return True
+    for line in prose.splitlines():
+        stripped = line.lstrip(" \t")
+        if len(line.expandtabs(4)) - len(stripped.expandtabs(4)) > MAX_INDENT:
+            return True
+    return any(match.group(0).count(">") > MAX_QUOTE_DEPTH for match in _QUOTES.finditer(prose))
 
 
 class TooComplex(Invalid):
@@ -170,7 +197,7 @@ class _OverBudget(Exception):
 
 def _check_deadline() -> None:
     deadline = getattr(_local, "deadline", None)
-    if deadline is not None and time.monotonic() > deadline:
+    if deadline is not None and time.thread_time() > deadline:
         raise _OverBudget
 
 
@@ -218,11 +245,13 @@ def _convert(kind: str, build, text: str) -> str:
     text = text or ""
     if len(text) > MAX_MARKDOWN:
         raise TooComplex(TOO_LONG.format(length=len(text), limit=MAX_MARKDOWN))
+    if _structure_problem(text):
+        raise TooComplex(TOO_COMPLEX)
     md = getattr(_local, kind, None)
     if md is None:
         md = _with_budget(build())
         setattr(_local, kind, md)
-    _local.deadline = time.monotonic() + RENDER_BUDGET
+    _local.deadline = time.thread_time() + RENDER_BUDGET
     try:
         return md.convert(text)
     except (_OverBudget, RecursionError):
