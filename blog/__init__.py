@@ -39,6 +39,7 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
         static_folder=str(ROOT / "static"),
     )
     app.config.from_object(settings)
+    app.url_map.converters["int"] = security.BoundedIntegerConverter  # before any route is added
     app.jinja_env.trim_blocks = True  # no stray blank lines from template tags: smaller fragments
     app.jinja_env.lstrip_blocks = True
     _configure_cache(app)

@@ -8,6 +8,7 @@ from flask import g
 from flask import request
 from flask import session
 from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.routing import IntegerConverter
 
 #: No inline script or style anywhere: htmx is configured through a <meta> tag instead.
 CSP = "; ".join([
@@ -29,6 +30,17 @@ CSP = "; ".join([
 MAX_FORM_FIELD = 200_000
 
 NUL_IN_FORM = "Text may not contain NUL characters (U+0000). Remove them and send the form again."
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """``<int:...>`` that matches only numbers a database integer can hold; larger ones are a 404.
+
+    (SQLite raises OverflowError past 2**63 - 1: ``/admin/categories/99999999999999999999`` was a 500.)
+    """
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (Werkzeug's name)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _signed_in() -> bool:
