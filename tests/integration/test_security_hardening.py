@@ -135,9 +135,11 @@ HOSTILE = {
 
 
 def _fast_or_refused(call) -> None:
-    start = time.perf_counter()
+    # CPU time of this thread, which runs the whole request (test client): the work the request
+    # costs, whatever else the machine is busy with (wall clock on a loaded CI box says little).
+    start = time.thread_time()
     response = call()
-    elapsed = time.perf_counter() - start
+    elapsed = time.thread_time() - start
     assert response.status_code < 500
     assert 400 <= response.status_code < 500 or elapsed < 0.5, (response.status_code, elapsed)
     assert elapsed < 1.0, elapsed  # even a refusal comes quickly
@@ -170,9 +172,9 @@ def test_too_complex_markdown_says_why_in_the_preview_and_the_editor(client):
 
 def test_a_refused_body_is_not_rendered_at_all(client):
     login_as(client, make_user(role="author"))
-    start = time.perf_counter()
+    start = time.thread_time()
     response = client.post("/blog/create", data={"title": "T", "body": "[" * 150_000, "status": "draft"})
-    assert response.status_code == 422 and time.perf_counter() - start < 1.0  # rendering it took seconds
+    assert response.status_code == 422 and time.thread_time() - start < 0.5  # rendering it took minutes
     assert "too long to render" in response.text
 
 
