@@ -83,8 +83,15 @@ class Config:
     BCRYPT_LOG_ROUNDS = _env_int("BCRYPT_LOG_ROUNDS", 12)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
-    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    #: Shared by every process: Redis when REDIS_URL is set, else a SQLite file (blog/ratelimit.py);
+    #: never memory://, which each gunicorn worker would count alone.
+    RATELIMIT_STORAGE_URI = (os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL")
+                             or f"sqlite:///{INSTANCE / 'ratelimit.db'}")
     RATELIMIT_HEADERS_ENABLED = True
+    #: When the storage is down (Redis stopped), count in memory meanwhile and log a warning,
+    #: rather than answer 500; the shared storage is used again once it answers.
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 
     #: How many proxies (nginx ...) sit in front of the app: their X-Forwarded-For/-Proto are trusted
     #: so rate limits see the client's address. 0 when the app is reached directly.

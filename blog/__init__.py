@@ -39,6 +39,7 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
         static_folder=str(ROOT / "static"),
     )
     app.config.from_object(settings)
+    app.url_map.converters["int"] = security.BoundedIntegerConverter  # before any route is added
     app.jinja_env.trim_blocks = True  # no stray blank lines from template tags: smaller fragments
     app.jinja_env.lstrip_blocks = True
     _configure_cache(app)
@@ -140,6 +141,7 @@ def _register_template_helpers(app: Flask) -> None:
 
     from blog.models import User
     from blog.models import utcnow
+    from blog.services import accounts
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see that page."
@@ -147,12 +149,8 @@ def _register_template_helpers(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load_user(session_id: str) -> User | None:
-        # "<id>.<password fingerprint>": stale after a password change; deactivated users are out.
-        user_id, _, fingerprint = session_id.partition(".")
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        if user is None or not user.is_active or user.session_fingerprint != fingerprint:
-            return None
-        return user
+        # "<id>.<fingerprint of password hash and session version>": see accounts.end_sessions.
+        return accounts.load_session_user(session_id)
 
     @login_manager.unauthorized_handler
     def _unauthorized() -> Response:

@@ -13,6 +13,8 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from blog import ratelimit  # noqa: F401  (registers the sqlite:/// rate-limit storage with limits)
+
 
 class Base(DeclarativeBase):
     # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.

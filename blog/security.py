@@ -1,8 +1,14 @@
-"""Security headers on every response."""
+"""Security headers on every response, and refusal of input no view should ever see."""
 from __future__ import annotations
 
 from flask import Flask
 from flask import Response
+from flask import abort
+from flask import g
+from flask import request
+from flask import session
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.routing import IntegerConverter
 
 #: No inline script or style anywhere: htmx is configured through a <meta> tag instead.
 CSP = "; ".join([
@@ -18,9 +24,57 @@ CSP = "; ".join([
     "frame-ancestors 'none'",
 ])
 
+#: Longest value any one form field may carry, in characters, checked before a view runs (and so
+#: before any rendering). The longest real field, a post body, allows 100,000; services say so
+#: with a friendlier message up to this size.
+MAX_FORM_FIELD = 200_000
+
+NUL_IN_FORM = "Text may not contain NUL characters (U+0000). Remove them and send the form again."
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """``<int:...>`` that matches only numbers a database integer can hold; larger ones are a 404.
+
+    (SQLite raises OverflowError past 2**63 - 1: ``/admin/categories/99999999999999999999`` was a 500.)
+    """
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (Werkzeug's name)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+def _signed_in() -> bool:
+    """True when this response belongs to a signed-in visitor (without loading the user for it)."""
+    user = g.get("_login_user")
+    if user is not None:
+        return bool(user.is_authenticated)
+    return "_user_id" in session
+
 
 def register(app: Flask) -> None:
-    """Add CSP and friends to every response; HSTS only where the site is served over HTTPS."""
+    """Add CSP and friends to every response; HSTS only where the site is served over HTTPS.
+
+    Refuse NUL characters in the path or a form (and drop them from query strings), and over-long
+    form fields: PostgreSQL
+    cannot store NUL in text, and a megabyte in one field must not reach Markdown.
+    """
+
+    @app.before_request
+    def _refuse_hostile_input() -> None:
+        if "\x00" in request.path:
+            abort(404)
+        if request.path.startswith("/api/"):  # the API checks its input itself, with its 422s
+            return
+        if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+            # Meaningless in a query string, and PostgreSQL refuses them in text: dropped.
+            request.args = ImmutableMultiDict([(key.replace("\x00", ""), value.replace("\x00", ""))
+                                               for key, value in request.args.items(multi=True)])
+        if request.method == "POST":
+            for key, value in request.form.items(multi=True):
+                if len(value) > MAX_FORM_FIELD:
+                    abort(413)
+                if "\x00" in key or "\x00" in value:
+                    abort(422, NUL_IN_FORM)
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -32,4 +86,9 @@ def register(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
         if app.config.get("HSTS"):
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        if response.mimetype == "text/html" and _signed_in():
+            # A signed-in page shows this person's name, drafts, CSRF token: no shared cache may keep it,
+            # and the browser must not show it from its cache after logout (the Back button).
+            headers["Cache-Control"] = "private, no-store"
+            response.vary.add("Cookie")
         return response

@@ -21,6 +21,7 @@ from blog.admin.forms import CommentFilterForm
 from blog.auth.forms import apply_errors
 from blog.models import Comment
 from blog.permissions import role_required
+from blog.rendering import page_number
 from blog.rendering import redirect_to
 from blog.rendering import render
 from blog.rendering import wants_fragment
@@ -220,7 +221,7 @@ def _queue_page(args: MultiDict, select_all: bool = False) -> Response:
     filters = CommentFilterForm(args)
     filters.offer_posts(comments.queue_posts(current_user, filters.status.data, filters.post.data))
     query = {"status": filters.status.data, "post": filters.post.data or None}  # for every link on the page
-    page = comments.queue(current_user, filters.status.data, filters.post.data, max(args.get("page", 1, type=int) or 1, 1))
+    page = comments.queue(current_user, filters.status.data, filters.post.data, page_number(args=args))
     back = url_for("admin.comments", page=page.page if page.page > 1 else None, **query)
     return render("admin/comments.html", block="queue", page=page, filters=filters, query=query, back=back,
                   select_all=select_all)

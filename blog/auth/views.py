@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Response
 from flask import abort
+from flask import current_app
 from flask import flash
 from flask import request
 from flask import session
@@ -25,6 +26,7 @@ from blog.extensions import csrf
 from blog.extensions import limiter
 from blog.rendering import redirect_to
 from blog.rendering import render
+from blog.rendering import render_fragment
 from blog.services import accounts
 from blog.services import media
 from blog.services import tokens
@@ -89,7 +91,7 @@ def check(field: str) -> Response:
         abort(404)
     value = request.args.get(field, "")
     problem = accounts.availability(field, value) if value.strip() else None
-    return render("auth/register.html", block="availability", field=field, value=value, problem=problem)
+    return render_fragment("auth/register.html", "availability", field=field, value=value, problem=problem)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -122,13 +124,40 @@ def login() -> Response:
     return response
 
 
+def _has_remember_cookie() -> bool:
+    return bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
+
+
+def _end_this_session() -> None:
+    # session.clear() first: logout_user() leaves a note in the session asking for the
+    # remember-me cookie to be deleted, and clearing after it would throw that note away.
+    session.clear()
+    logout_user()
+
+
 @bp.post("/logout")
 def logout() -> Response:
-    """Log out (POST only, with CSRF, so no page can log you out by a link)."""
-    logout_user()
-    session.clear()
+    """Log out (POST only, with CSRF, so no page can log you out by a link).
+
+    The account's session version goes up, so no copy of this session or of its remember-me
+    cookie works any more, and the user's other sessions end too.
+    """
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    _end_this_session()
+    if user is not None:
+        accounts.end_sessions(user)
     flash("You are logged out.")
     return redirect_to(url_for("main.index"))
+
+
+@bp.post("/sessions/end")
+@login_required
+def end_sessions() -> Response:
+    """Log out everywhere: every session and remember-me cookie of this account, this one included."""
+    accounts.end_sessions(current_user._get_current_object())
+    _end_this_session()
+    flash("You are logged out on every device. Log in again to continue here.")
+    return redirect_to(url_for("auth.login"))
 
 
 @bp.get("/verify/<token>")
@@ -187,7 +216,7 @@ def reset(token: str) -> Response:
         except Invalid as error:
             apply_errors(form, error.fields or {"password": [error.message]})
         else:
-            logout_user()
+            _end_this_session()
             flash("Your password is changed. Log in with the new one.")
             return redirect_to(url_for("auth.login"))
     return _form_page("auth/reset.html", form, 422 if form.errors else 200, token=token)
@@ -236,9 +265,9 @@ def password() -> Response:
         except Invalid as error:
             apply_errors(form, error.fields or {"password": [error.message]})
         else:
-            # The session id carries a fingerprint of the password hash, so the change logged out
-            # every other session; log this one in again under the new id.
-            login_user(current_user._get_current_object())
+            # The session id carries a fingerprint of the password hash and the session version,
+            # so the change logged out every session; log this one in again under the new id.
+            login_user(current_user._get_current_object(), remember=_has_remember_cookie())
             flash("Your password is changed.")
             return redirect_to(url_for("auth.profile"))
     return render("auth/profile.html", block="password_form", status=422, form=_profile_form(),

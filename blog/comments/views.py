@@ -49,6 +49,8 @@ def thread(slug: str) -> Response:
 def count(slug: str) -> Response:
     """The comment count on its own (polled every 30 s by the post page): one COUNT query."""
     post = posts.get_visible(slug, current_user, light=True)
+    if not wants_fragment():  # a plain visit (no htmx) sees the count where it belongs
+        return redirect(url_for("posts.detail", slug=slug, _anchor="comments"))
     return render(TEMPLATE, block="comment_count", post=post, comment_total=comments.approved_count(post.id))
 
 

@@ -15,6 +15,7 @@ from flask_sqlalchemy.pagination import Pagination
 
 from blog.extensions import htmx
 from blog.main import bp
+from blog.rendering import page_number
 from blog.rendering import render
 from blog.rendering import wants_fragment
 from blog.services import accounts
@@ -70,7 +71,7 @@ class Sidebar:
 
 
 def _page_number() -> int:
-    return request.args.get("page", 1, type=int)
+    return page_number()
 
 
 def _listing(page: Pagination, heading: str, endpoint: str, oob: tuple[str, ...] = (),
@@ -164,7 +165,8 @@ def search() -> Response:
     """Full-text search with filters; htmx swaps only the results (the header box searches as you type)."""
     q = request.args.get("q", "")
     filters = SearchFilters(*(request.args.get(name, "").strip() or None for name in ("tag", "category", "author")))
-    page = fulltext.search(q, page=_page_number(), per_page=current_app.config["POSTS_PER_PAGE"], **filters.args())
+    # The search clamps any page number itself (a page past the end says so, with a link back).
+    page = fulltext.search(q, page=request.args.get("page", 1, type=int), per_page=current_app.config["POSTS_PER_PAGE"], **filters.args())
     fragment = wants_fragment()
     response = render("main/search.html", block="results", page=page, q=q, filters=filters, fragment=fragment)
     if fragment:

@@ -49,6 +49,9 @@ class User(UserMixin, db.Model):
     #: Mail me about comments on my posts and replies to my comments.
     notify_comments: Mapped[bool] = mapped_column(default=True)
     locked_until: Mapped[datetime | None]
+    #: Part of every session id and remember-me cookie: raising it (services.accounts.end_sessions)
+    #: ends all of this user's sessions at once, on every device.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     posts: Mapped[list[Post]] = relationship(back_populates="author", passive_deletes=True)
 
@@ -56,13 +59,13 @@ class User(UserMixin, db.Model):
         return f"<User {self.username}>"
 
     def get_id(self) -> str:
-        """The session id: the user id plus a fingerprint of the password hash, so changing
-        the password ends every other session and remember-me cookie."""
+        """The session id: the user id plus a fingerprint of the password hash and the session
+        version, so a password change or ``end_sessions`` ends every session and remember-me cookie."""
         return f"{self.id}.{self.session_fingerprint}"
 
     @property
     def session_fingerprint(self) -> str:
-        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+        return hashlib.sha256(f"{self.password_hash}:{self.session_version or 0}".encode()).hexdigest()[:16]
 
     def set_password(self, password: str) -> None:
         """Store a bcrypt hash of ``password`` (cost from BCRYPT_LOG_ROUNDS)."""

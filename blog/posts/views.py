@@ -18,6 +18,7 @@ from blog.posts import bp
 from blog.posts.forms import PostForm
 from blog.rendering import redirect_to
 from blog.rendering import render
+from blog.rendering import render_fragment
 from blog.services import comments
 from blog.services import content
 from blog.services import posts
@@ -49,9 +50,18 @@ def _statuses() -> tuple[str, ...]:
     return posts.AUTHOR_STATUSES if current_user.has_role("author") else posts.READER_STATUSES
 
 
-def _editor(form: PostForm, post=None, preview: str | None = None, status: int = 200) -> Response:
+def _preview(body: str) -> tuple[str, str | None]:
+    """The preview HTML of ``body``, or "" and why it cannot be shown (too long or too complex)."""
+    try:
+        return content.render_markdown(body), None
+    except content.TooComplex as error:
+        return "", error.message
+
+
+def _editor(form: PostForm, post=None, status: int = 200) -> Response:
+    preview, problem = _preview(form.body.data or "")
     return render("posts/editor.html", block="form", status=status, form=form, post=post,
-                  preview=preview if preview is not None else content.render_markdown(form.body.data or ""))
+                  preview=preview, preview_problem=problem)
 
 
 def _save(form: PostForm, post=None) -> Response:
@@ -104,7 +114,9 @@ def edit(slug: str) -> Response:
 @limiter.limit("120/minute")
 def preview() -> Response:
     """The body rendered by the same pipeline as the published page, for the live preview."""
-    return render("posts/editor.html", block="preview", preview=content.render_markdown(request.form.get("body", "")))
+    preview, problem = _preview(request.form.get("body", ""))
+    return render_fragment("posts/editor.html", "preview", status=422 if problem else 200,
+                           preview=preview, preview_problem=problem)
 
 
 @bp.get("/tags/suggest")
@@ -113,8 +125,8 @@ def tag_suggestions() -> Response:
     """Completions for the tag being typed, as <datalist> options holding the whole field value."""
     typed = request.args.get("tags", "")
     prefix = typed.rsplit(",", 1)[0] + ", " if "," in typed else ""
-    return render("posts/editor.html", block="tag_suggestions",
-                  suggestions=[prefix + name for name in posts.tag_suggestions(typed)])
+    return render_fragment("posts/editor.html", "tag_suggestions",
+                           suggestions=[prefix + name for name in posts.tag_suggestions(typed)])
 
 
 @bp.post("/<slug>/delete")

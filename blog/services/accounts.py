@@ -15,6 +15,7 @@ from itsdangerous import SignatureExpired
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from blog import signals
@@ -119,9 +120,11 @@ def availability(field: str, value: str) -> str | None:
             return "Use 3–40 letters, digits, dots, dashes or underscores."
         return "That username is taken." if username_taken(value) else None
     if field == "email":
+        # Only the shape: telling anyone which addresses are registered would undercut the login
+        # and reset pages, which answer the same either way. A taken address is said on submit.
         if not EMAIL.match(value) or len(value) > 254:
             return "Enter a valid email address."
-        return "That email is already registered." if email_taken(value) else None
+        return None
     raise NotFound("Unknown field.")
 
 
@@ -251,6 +254,39 @@ def request_reset(email: str) -> None:
     db.session.commit()
 
 
+# --- sessions -----------------------------------------------------------------------------
+
+def _bump_session_version(user: User) -> None:
+    # One UPDATE with the arithmetic in SQL: two concurrent calls both count.
+    db.session.execute(update(User).where(User.id == user.id)
+                       .values(session_version=User.session_version + 1))
+    db.session.expire(user, ["session_version"])
+
+
+def end_sessions(user: User) -> None:
+    """End every cookie session and remember-me cookie of ``user``, on every device, at once.
+
+    Each session id carries the user's session version (``User.get_id``), and the user loader
+    refuses an id whose version is stale; this raises the version. Used by logout, "log out
+    everywhere", password changes, and by whatever deactivates a user or changes their role.
+    API tokens are separate (``services.tokens``). Commits.
+    """
+    _bump_session_version(user)
+    db.session.commit()
+
+
+def load_session_user(session_id: str) -> User | None:
+    """The active user a session id (``"<id>.<fingerprint>"``) still belongs to, or None when it
+    is malformed, stale (password changed, sessions ended) or the account is deactivated."""
+    user_id, _, fingerprint = (session_id or "").partition(".")
+    if not user_id.isdigit() or len(user_id) > 18:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.is_active or user.session_fingerprint != fingerprint:
+        return None
+    return user
+
+
 # --- passwords and logins -----------------------------------------------------------------
 
 def _set_password(user: User, password: str) -> None:
@@ -259,6 +295,7 @@ def _set_password(user: User, password: str) -> None:
         raise Invalid("The new password is not acceptable.", {"password": problems})
     user.set_password(password)
     user.failed_logins, user.locked_until = 0, None
+    _bump_session_version(user)  # the new hash alone would do; the version says it outright
     signals.password_changed.send(current_app._get_current_object(), user=user)
     db.session.commit()
 

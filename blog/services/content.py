@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 import re
 import threading
+import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import xml.etree.ElementTree as etree
@@ -16,6 +18,9 @@ import markdown
 from bleach.html5lib_shim import Filter
 from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
+from pygments.token import STANDARD_TYPES
+
+from blog.services.errors import Invalid
 
 #: Tags a post body may contain after sanitising.
 ALLOWED_TAGS = frozenset({
@@ -29,14 +34,66 @@ ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 # Ids come from the table of contents and footnotes only; a user-chosen id could
 # shadow an element of the page (an htmx target, say), so other ids are dropped.
 _SAFE_ID = re.compile(r"^(h-[\w-]+|fn:[\w-]+|fnref\d*:[\w-]+)$")
-_SAFE_CLASS = re.compile(r"^[\w -]{1,200}$")
+
+#: The only classes a post may carry: those our own renderer emits (Pygments' token classes inside a
+#: ``highlight`` block, the footnotes and the table of contents). Anything else could dress text up
+#: as the site's own flash messages or notices.
+RENDERER_CLASSES: dict[str, frozenset[str]] = {
+    "div": frozenset({"highlight", "footnote", "toc"}),
+    "span": frozenset(name for name in STANDARD_TYPES.values() if name),
+    "a": frozenset({"footnote-ref", "footnote-backref"}),
+}
+
+#: Longest Markdown text (characters) rendered at all; posts.MAX_BODY is the same size.
+MAX_MARKDOWN = 100_000
+#: CPU seconds (of this thread, so a busy machine does not shrink it) one rendering may take.
+#: Every Markdown processor checks it as it works. Legitimate 100,000-character posts take
+#: 0.05-0.5 s (a 3,500-row table ~2 s: such a post is refused and should be split).
+RENDER_BUDGET = 1.0
+#: Python-Markdown's link parsing is cubic in the ``[`` of one paragraph (10,000 take ~18 s,
+#: 300 about a millisecond), so text over these is refused before it reaches the converter.
+MAX_BRACKETS_PER_PARAGRAPH = 300
+MAX_BRACKETS = 5_000
+#: Deeper list or quote nesting than this (leading spaces, or ``>`` marks) is refused.
+MAX_INDENT = 64
+MAX_QUOTE_DEPTH = 16
+
+TOO_LONG = "This text is too long to render ({length:,} characters; at most {limit:,})."
+TOO_COMPLEX = "This text is too complex to render (deeply nested or many unclosed brackets); simplify it."
+
+
+_FENCED = re.compile(r"^(`{3,}|~{3,})[^\n]*\n.*?^\1[ \t]*$", re.M | re.S)
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_QUOTES = re.compile(r"^(?:[ \t]*>)+", re.M)
+
+
+def _structure_problem(text: str) -> bool:
+    """True when ``text`` has the shapes Python-Markdown is super-linear on (fenced code aside)."""
+    prose = _FENCED.sub("", text)
+    if prose.count("[") > MAX_BRACKETS:
+        return True
+    if any(part.count("[") > MAX_BRACKETS_PER_PARAGRAPH for part in _PARAGRAPH_BREAK.split(prose)):
+        return True
+    for line in prose.splitlines():
+        stripped = line.lstrip(" \t")
+        if len(line.expandtabs(4)) - len(stripped.expandtabs(4)) > MAX_INDENT:
+            return True
+    return any(match.group(0).count(">") > MAX_QUOTE_DEPTH for match in _QUOTES.finditer(prose))
+
+
+class TooComplex(Invalid):
+    """Markdown that is too long, too deeply nested or too slow to render within the budget."""
+
+    def __init__(self, message: str, field: str = "body") -> None:
+        super().__init__(message, {field: [message]})
 
 
 def _attribute_allowed(tag: str, name: str, value: str) -> bool:
     if name == "id":
         return bool(_SAFE_ID.match(value))
     if name == "class":
-        return tag in {"code", "div", "pre", "span", "sup", "a", "li", "ol"} and bool(_SAFE_CLASS.match(value))
+        allowed = RENDERER_CLASSES.get(tag, frozenset())
+        return bool(value) and all(part in allowed for part in value.split())
     if tag == "a":
         return name in {"href", "title", "rel"}
     if tag == "img":
@@ -71,6 +128,36 @@ class ExternalLinks(Filter):
             yield token
 
 
+def is_local_image(src: str) -> bool:
+    """True for an image this site serves itself (a same-site path, e.g. an upload).
+
+    The CSP (``img-src 'self'``) blocks every other host, so such images would show broken.
+    """
+    parts = urlsplit(src or "")
+    return (not parts.scheme and not parts.netloc and (src or "").startswith("/")
+            and not src.startswith("//") and "\\" not in src)
+
+
+class LocalImages(Filter):
+    """Keep images from this site; an image from elsewhere becomes a link to it, named by its alt text."""
+
+    def __iter__(self):
+        for token in super().__iter__():
+            if token["type"] in ("StartTag", "EmptyTag") and token["name"] == "img":
+                attrs = token["data"]
+                src = attrs.get((None, "src"), "")
+                if not is_local_image(src):
+                    parts = urlsplit(src)
+                    if parts.scheme in ("http", "https") and parts.netloc:
+                        label = attrs.get((None, "alt")) or src
+                        yield {"type": "StartTag", "name": "a", "namespace": token.get("namespace"),
+                               "data": {(None, "href"): src, (None, "rel"): "nofollow noopener"}}
+                        yield {"type": "Characters", "data": label}
+                        yield {"type": "EndTag", "name": "a", "namespace": token.get("namespace")}
+                    continue
+            yield token
+
+
 class _BareUrl(InlineProcessor):
     ANCESTOR_EXCLUDES = ("a",)  # a URL that is already a link's text stays text
 
@@ -99,9 +186,44 @@ _cleaner = bleach.sanitizer.Cleaner(
     protocols=ALLOWED_PROTOCOLS,
     strip=True,
     strip_comments=True,
-    filters=[ExternalLinks],
+    filters=[LocalImages, ExternalLinks],
 )
 _local = threading.local()
+
+
+class _OverBudget(Exception):
+    pass
+
+
+def _check_deadline() -> None:
+    deadline = getattr(_local, "deadline", None)
+    if deadline is not None and time.thread_time() > deadline:
+        raise _OverBudget
+
+
+def _guarded(method: Callable) -> Callable:
+    def run(*args, **kwargs):
+        _check_deadline()
+        return method(*args, **kwargs)
+
+    return run
+
+
+def _with_budget(md: markdown.Markdown) -> markdown.Markdown:
+    """Make every inline, block and tree processor of ``md`` check this thread's deadline first.
+
+    The slow cases spend their time in many calls of these processors (each call is short), so
+    a check per call stops a runaway conversion within milliseconds of the budget.
+    """
+    for pattern in md.inlinePatterns:
+        if hasattr(pattern, "handleMatch"):
+            pattern.handleMatch = _guarded(pattern.handleMatch)
+    for processor in md.parser.blockprocessors:
+        processor.run = _guarded(processor.run)
+        processor.test = _guarded(processor.test)
+    for processor in list(md.treeprocessors) + list(md.preprocessors) + list(md.postprocessors):
+        processor.run = _guarded(processor.run)
+    return md
 
 
 def _post_markdown() -> markdown.Markdown:
@@ -120,18 +242,32 @@ def _convert(kind: str, build, text: str) -> str:
 
     A Markdown instance is not thread-safe, but building one per call is slow: one per thread.
     """
+    text = text or ""
+    if len(text) > MAX_MARKDOWN:
+        raise TooComplex(TOO_LONG.format(length=len(text), limit=MAX_MARKDOWN))
+    if _structure_problem(text):
+        raise TooComplex(TOO_COMPLEX)
     md = getattr(_local, kind, None)
     if md is None:
-        md = build()
+        md = _with_budget(build())
         setattr(_local, kind, md)
+    _local.deadline = time.thread_time() + RENDER_BUDGET
     try:
-        return md.convert(text or "")
+        return md.convert(text)
+    except (_OverBudget, RecursionError):
+        raise TooComplex(TOO_COMPLEX) from None
     finally:
+        _local.deadline = None
         md.reset()
 
 
 def render_markdown(text: str) -> str:
-    """Render Markdown to sanitised HTML with highlighted code and safe links."""
+    """Render Markdown to sanitised HTML with highlighted code and safe links.
+
+    Raises:
+        TooComplex: ``text`` is over MAX_MARKDOWN characters, or its rendering ran out of
+            RENDER_BUDGET (a 422 with a message on the ``body`` field).
+    """
     return _cleaner.clean(_convert("post", _post_markdown, text))
 
 
@@ -156,7 +292,11 @@ _comment_cleaner = bleach.sanitizer.Cleaner(
 
 
 def render_comment(text: str) -> str:
-    """Render a comment's Markdown-lite to sanitised HTML (links marked nofollow noopener)."""
+    """Render a comment's Markdown-lite to sanitised HTML (links marked nofollow noopener).
+
+    Raises:
+        TooComplex: as for ``render_markdown``.
+    """
     html = _convert("comment", lambda: markdown.Markdown(extensions=[BareUrls()], output_format="html"), text)
     return _comment_cleaner.clean(html)
 

@@ -450,11 +450,13 @@ def lock_for_patch(post: Post) -> Post:
 
 
 def get_for_edit(slug: str, by: User) -> Post:
-    """The post at ``slug`` for its editor. Raises NotFound, or NotAllowed for someone else's post."""
+    """The post at ``slug`` for its editor. Raises NotFound, or NotAllowed for someone else's public post."""
+    from blog.permissions import can_manage
     from blog.permissions import check_owner
 
     post = db.session.scalar(select(Post).options(selectinload(Post.tags)).where(Post.slug == slug))
-    if post is None:
+    if post is None or not (post.is_visible_to(by) or can_manage(by, post.author_id)):
+        # Someone else's draft is a 404, as on its page and in the API: a 403 would tell it exists.
         raise NotFound("There is no post at this address.")
     check_owner(by, post.author_id, "You can only edit your own posts.")
     return post
@@ -478,14 +480,15 @@ def record_view(post: Post, *, user=None, user_agent: str = "") -> bool:
 
 
 def tag_suggestions(typed: str, limit: int = 8) -> list[str]:
-    """Existing tag names starting with the last comma-separated part of ``typed``."""
+    """Names of published posts' tags starting with the last comma-separated part of ``typed``."""
     *done, last = (typed or "").split(",")
     last = last.strip()
     if not last:
         return []
     taken = {name.strip().lower() for name in done}
     names = db.session.scalars(
-        select(Tag.name).where(func.lower(Tag.name).like(f"{_escape_like(last.lower())}%", escape="\\"))
+        select(Tag.name).where(func.lower(Tag.name).like(f"{_escape_like(last.lower())}%", escape="\\"),
+                               taxonomy.published_tag())
         .order_by(Tag.name).limit(limit + len(taken)))
     return [name for name in names if name.lower() not in taken][:limit]
 

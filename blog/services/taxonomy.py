@@ -110,9 +110,19 @@ def breadcrumbs(category: Category) -> list[CategoryNode]:
     return walk(category_tree(), []) or []
 
 
+def published_tag():
+    """A WHERE clause: the tag is on at least one published post (a tag only drafts carry is private)."""
+    return (select(post_tags.c.tag_id).join(Post, Post.id == post_tags.c.post_id)
+            .where(post_tags.c.tag_id == Tag.id, Post.status == "published").exists())
+
+
 def get_tag(slug: str) -> Tag:
-    """The tag at ``slug``. Raises NotFound."""
-    tag = db.session.scalar(select(Tag).where(Tag.slug == slug))
+    """The tag at ``slug``, when a published post carries it. Raises NotFound.
+
+    A tag used only by drafts, pending or scheduled posts has no page or feed: its name alone
+    could tell what an author is preparing.
+    """
+    tag = db.session.scalar(select(Tag).where(Tag.slug == slug, published_tag()))
     if tag is None:
         raise NotFound("There is no such tag.")
     return tag

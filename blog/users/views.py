@@ -5,7 +5,9 @@ from flask import Response
 from flask import request
 
 from blog.main.views import Sidebar
+from blog.rendering import page_number
 from blog.rendering import render
+from blog.rendering import wants_fragment
 from blog.services import accounts
 from blog.services import posts
 from blog.users import bp
@@ -15,6 +17,8 @@ from blog.users import bp
 def profile(username: str) -> Response:
     """The author's bio and links, then their posts; pagination swaps only the list."""
     user = accounts.get_public(username)
-    page = posts.published(page=request.args.get("page", 1, type=int), author=user)
-    return render("users/profile.html", block="post_list", user=user, page=page, heading=user.username,
+    page = posts.published(page=page_number(), author=user)
+    # The list block lives in main/index.html, which this page extends: a swap renders it from there.
+    template = "main/index.html" if wants_fragment() else "users/profile.html"
+    return render(template, block="post_list", user=user, page=page, heading=user.username,
                   endpoint="users.profile", args={"username": username}, sidebar=Sidebar(), feed_url=None)

@@ -2,7 +2,7 @@
 case-insensitive unique usernames
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01 21:45:00.000000
 
 ``uq_users_username_lower`` fails to build if two existing usernames differ only in case;
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
