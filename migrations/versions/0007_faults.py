@@ -34,8 +34,9 @@ def upgrade():
 def downgrade():
     op.drop_index('uq_users_username_lower', table_name='users')
 
-    with op.batch_alter_table('posts', schema=None) as batch_op:
-        batch_op.drop_column('version')
+    # In place, not batch mode: batch mode copies and drops ``posts`` on SQLite, and the
+    # drop cascades to ``post_tags``, losing every post's tags. SQLite 3.35+ drops a column itself.
+    op.drop_column('posts', 'version')
 
     with op.batch_alter_table('mail_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_mail_messages_next_attempt_at'))
