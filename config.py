@@ -47,7 +47,8 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
     MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
-    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or "Blog <noreply@localhost>"
+    #: An address alone gets SITE_NAME as its display name ("Inkwell <noreply@localhost>").
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or "noreply@localhost"
     MAIL_OUTBOX = str(INSTANCE / "outbox")
     #: Unsent mail older than this is sent again by a periodic task (a worker may have died).
     MAIL_RESEND_AFTER_MINUTES = _env_int("MAIL_RESEND_AFTER_MINUTES", 5)

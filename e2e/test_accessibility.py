@@ -1,0 +1,62 @@
+"""axe-core on every kind of page, logged out and logged in as each role, with JavaScript on and off.
+
+The journeys audit the states they pass through; this walk makes sure each page type is seen by
+every role at least once, including the ones no journey needs (tags, archive, admin pages, 404)."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page
+
+JS_ON_AND_OFF = pytest.mark.parametrize("js", [pytest.param(True, id="js"), pytest.param(False, id="no-js")])
+
+
+def first_link_in(page: Page, landmark: str, heading_level: int | None = None) -> str:
+    """The href of the first link in a landmark (``main`` or the sidebar), optionally under a heading."""
+    region = page.get_by_role("main") if landmark == "main" else page.get_by_role("complementary")
+    links = region.get_by_role("heading", level=heading_level).get_by_role("link") if heading_level else region.get_by_role("link")
+    return links.first.get_attribute("href")
+
+
+def pages_for(page: Page, role: str | None) -> list[tuple[str, str]]:
+    """(page type, path) pairs this role can open; found on the site itself, not hard-coded slugs."""
+    page.goto("/")
+    post = first_link_in(page, "main", 2)
+    sidebar = page.get_by_role("complementary", name="Browse the blog")
+    category = sidebar.get_by_role("region", name="Categories").get_by_role("link").first.get_attribute("href")
+    tag = sidebar.get_by_role("region", name="Tags").get_by_role("link").first.get_attribute("href")
+    month = sidebar.get_by_role("region", name="Archive").get_by_role("link").first.get_attribute("href")
+    author = sidebar.get_by_role("region", name="Authors").get_by_role("link").first.get_attribute("href")
+    paths = [("home", "/"), ("home page 2", "/?page=2"), ("post", post), ("category", category), ("tag", tag),
+             ("tags", "/tags"), ("archive", month), ("author", author), ("search", "/search?q=pagination"),
+             ("search, nothing found", "/search?q=zzzzqqq"), ("404", "/blog/no-such-post-e2e")]
+    if role is None:
+        paths += [("login", "/auth/login"), ("register", "/auth/register"), ("reset request", "/auth/reset")]
+    else:
+        paths += [("profile", "/auth/profile")]
+    if role in ("author", "moderator", "admin"):
+        paths += [("moderation queue", "/admin/comments"), ("editor", "/blog/create")]
+    if role == "author":
+        page.goto("/user/ada")
+        own = first_link_in(page, "main", 2)
+        paths += [("own post", own), ("edit post", own.rstrip("/") + "/edit"), ("post reply form", f"{own}?reply_to=1")]
+    if role == "admin":
+        paths += [("admin dashboard", "/admin/"), ("admin categories", "/admin/categories")]
+    return paths
+
+
+@JS_ON_AND_OFF
+@pytest.mark.parametrize("role", [None, "reader", "author", "moderator", "admin"],
+                         ids=["guest", "reader", "author", "moderator", "admin"])
+def test_every_page_type_passes_axe(open_page, axe, browser_errors, role: str | None, js: bool) -> None:
+    """No axe-core violation on any page type, for each role; all findings are reported together."""
+    page = open_page(role, js=js)
+    failures: list[str] = []
+    for kind, path in pages_for(page, role):
+        page.goto(path)
+        page.wait_for_load_state()
+        found = axe.violations(page, js)
+        axe.seen[f"{kind} as {role or 'guest'} [{'js' if js else 'no-js'}]"] = sorted({v["id"] for v in found})
+        for v in found:
+            failures.append(f"{kind} ({path}): {v['id']} ({v['impact']}) {v['help']}\n      " + "\n      ".join(v["nodes"]))
+    browser_errors.allow("status of 404")  # the 404 page is one of the visits
+    assert not failures, "axe-core violations:\n" + "\n".join(failures)
