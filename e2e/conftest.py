@@ -1,8 +1,11 @@
 """End-to-end fixtures: a real gunicorn + Huey consumer on the embedded stack, driven by Chromium."""
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -356,6 +359,36 @@ def audit(axe: Axe, request: pytest.FixtureRequest) -> Callable[[Page, str], Non
                         pytrace=False)
 
     return _audit
+
+
+class Outbox:
+    """The live server's mail folder (no SMTP in e2e): the worker writes each mail there as .eml."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def wait(self, to: str, subject: str, timeout: float = 20) -> email.message.EmailMessage:
+        """The newest mail to ``to`` whose subject contains ``subject``, once the worker has written it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for path in sorted(self.folder.glob("*.eml"), reverse=True) if self.folder.exists() else []:
+                message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                if message["To"] == to and subject in message["Subject"]:
+                    return message
+            time.sleep(0.2)  # the file system has no auto-waiting assertion; the page is never reloaded
+        raise AssertionError(f"no mail '{subject}' to {to} within {timeout} s")
+
+    @staticmethod
+    def link(message: email.message.EmailMessage, path: str) -> str:
+        """The path (no host) of the first link in the mail's text that contains ``path``."""
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        url = re.search(r"https?://\S+" + re.escape(path) + r"\S+", text).group(0)
+        return re.sub(r"^https?://[^/]+", "", url)
+
+
+@pytest.fixture(scope="session")
+def outbox(live_server: LiveServer) -> Outbox:
+    return Outbox(live_server.path / "outbox")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

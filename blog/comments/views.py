@@ -66,7 +66,8 @@ def reply_form(slug: str, parent_id: int) -> Response:
     if not wants_fragment():
         if cancel:
             return redirect(url_for("posts.detail", slug=slug, _anchor=f"comment-{parent_id}"))
-        return redirect(url_for("posts.detail", slug=slug, reply_to=parent_id, _anchor=f"reply-{parent_id}"))
+        # No #fragment: it would stop the browser from focusing the box (autofocus scrolls to it).
+        return redirect(url_for("posts.detail", slug=slug, reply_to=parent_id))
     if cancel:
         return render(TEMPLATE, block="gone", post=post)
     return render(TEMPLATE, block="reply_form", post=post, form=new_form(parent_id), parent_id=parent_id,

@@ -2,8 +2,8 @@
    A static file because our CSP allows no inline script and no hx-on. Without JavaScript none of
    this is needed: every action is a page load, and the browser honours `autofocus` there.
 
-   After a swap, only if the swap took the focus away (the clicked link or button was replaced, so
-   focus fell back to <body>):
+   After a swap brought by a link, or one that took the focus away (the clicked button was replaced,
+   so focus fell back to <body>):
    1. the swapped content's own choice: an element with `autofocus` (a reply box that just opened);
    2. else the first field in error (`aria-invalid="true"`) of a form that came back with errors;
    3. else a closed reply box gives focus back to its comment's Reply link;
@@ -61,7 +61,10 @@
     if (polling(event.detail.requestConfig)) return;  // nobody asked for it: leave focus alone
     announce(target);  // flash messages arrive out of band as a new #flashes: announce them too
     if (target.id === "flashes") return;
-    if (!focusLost()) return;
+    // A link is a navigation, even in place: the reader's attention moves to what it brought, even
+    // when htmx kept the focus on a link of the same id (the tag chips are swapped out of band).
+    var trigger = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (!focusLost() && !(trigger && trigger.tagName === "A")) return;
     if (focusOn(target.querySelector("[autofocus]"))) return;
     if (focusOn(target.querySelector("[aria-invalid=true]"))) return;
     if (target.classList.contains("reply-slot") && !target.firstElementChild) {
