@@ -5,6 +5,7 @@ every role at least once, including the ones no journey needs (tags, archive, ad
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 from playwright.sync_api import Page
 
 #: Every role with JavaScript; without it (the same server HTML, audited from a DOM snapshot) the
@@ -72,3 +73,32 @@ def test_every_page_type_passes_axe(open_page, axe, browser_errors, role: str | 
             failures.append(f"{kind} ({path}): {v['id']} ({v['impact']}) {v['help']}\n      " + "\n      ".join(v["nodes"]))
     browser_errors.allow("status of 404")  # the 404 page is one of the visits
     assert not failures, "axe-core violations:\n" + "\n".join(failures)
+
+
+def test_layout_nav_one_row_on_desktop_and_a_menu_on_phones(open_page, audit) -> None:
+    """The faults seen in screenshots: the admin's nav wrapped at 1280 px; at 390 px the header took a
+    third of the screen with "Register" alone on a line; the moderation table overflowed its column."""
+    admin = open_page("admin")
+    admin.set_viewport_size({"width": 1280, "height": 800})
+    admin.goto("/")
+    nav = admin.get_by_role("navigation", name="Main")
+    tops = {round(box["y"]) for box in (item.bounding_box() for item in nav.get_by_role("listitem").all())}
+    assert len(tops) == 1, f"the nav wraps onto {len(tops)} rows at 1280 px"
+    expect(nav.get_by_role("link", name="Admin", exact=True)).to_be_visible()
+    admin.goto("/admin/comments?status=approved")
+    table = admin.get_by_role("table").bounding_box()
+    main = admin.get_by_role("main").bounding_box()
+    assert table["x"] >= 0 and table["x"] + table["width"] <= 1280, f"the queue overflows the page: {table}"
+    assert admin.evaluate("document.documentElement.scrollWidth") <= 1280, "the page scrolls sideways"
+    assert main is not None
+
+    guest = open_page()
+    guest.set_viewport_size({"width": 390, "height": 844})
+    guest.goto("/")
+    header = guest.get_by_role("banner").bounding_box()
+    assert header["height"] < 844 / 4, f"the header is {header['height']} px tall at 390 px"
+    register = guest.get_by_role("navigation", name="Main").get_by_role("link", name="Register")
+    expect(register).to_be_hidden()
+    guest.get_by_text("Menu", exact=True).click()  # a <details> disclosure: works without JavaScript
+    expect(register).to_be_visible()
+    audit(guest, "phone, menu open")

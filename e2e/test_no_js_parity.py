@@ -5,7 +5,7 @@ DOM the browser built (no script ran) and, for every element carrying an ``hx-ge
 - a link needs a real ``href`` that answers (followed, like a click without JS);
 - a form needs a ``method`` and an ``action`` and a submit button;
 - any other element (an input, a select, a button, a fieldset) must sit in such a form, point at one
-  with ``form="..."``, or have a plain link to the same URL on the page (a <noscript> fallback).
+  with ``form="..."`` (or hold the button that submits one), or have a plain link to the same URL on the page (a <noscript> fallback).
 Polling widgets (``hx-trigger`` "every ..." / "load") are the only exception: they refresh what a
 page load shows anyway.
 """
@@ -25,7 +25,7 @@ class Controls(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.stack: list[tuple[str, dict]] = []
+        self.stack: list[tuple[str, dict, dict | None]] = []
         self.enhanced: list[dict] = []
         self.forms: dict[str, dict] = {}
         self.links: set[str] = set()
@@ -42,16 +42,21 @@ class Controls(HTMLParser):
         is_submit = (tag == "button" and a.get("type", "submit") == "submit") or (
             tag == "input" and a.get("type") in ("submit", "image"))
         if is_submit:
+            for _, _, holder in self.stack:  # a fieldset of filters whose Apply button submits a form
+                if holder is not None:
+                    holder["submit_form"] = a.get("form")
             owner = self.forms.get(a["form"]) if a.get("form") else self._form
             if owner is not None:
                 owner["submits"] += 1
             else:
                 a["_pending_form"] = a.get("form")
+        holder = None
         if any(key in a for key in HX):
-            self.enhanced.append({**a, "tag": tag, "form": self._form, "form_attr": a.get("form"),
-                                  "self": self._form if tag == "form" else None})
+            holder = {**a, "tag": tag, "form": self._form, "form_attr": a.get("form"),
+                      "self": self._form if tag == "form" else None}
+            self.enhanced.append(holder)
         if tag not in VOID:
-            self.stack.append((tag, a))
+            self.stack.append((tag, a, holder))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":
@@ -85,7 +90,8 @@ def problems(page: Page, seen_links: dict[str, int]) -> list[str]:
             if seen_links[href] >= 400:
                 found.append(f"{what}: its href {href} answers {seen_links[href]}")
             continue
-        form = el["self"] if el["tag"] == "form" else (parsed.forms.get(el["form_attr"]) if el["form_attr"] else el["form"])
+        form_id = el["form_attr"] or el.get("submit_form")
+        form = el["self"] if el["tag"] == "form" else (parsed.forms.get(form_id) if form_id else el["form"])
         if form is None:
             if url in parsed.links:
                 continue  # a plain link to the same request, e.g. in <noscript>
