@@ -52,7 +52,8 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
     MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
-    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or "Blog <noreply@localhost>"
+    #: An address alone gets SITE_NAME as its display name ("Inkwell <noreply@localhost>").
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or "noreply@localhost"
     MAIL_OUTBOX = str(INSTANCE / "outbox")
     #: A message not sent this long after it was queued (or claimed by a worker that died) is queued again.
     MAIL_RESEND_AFTER_MINUTES = _env_float("MAIL_RESEND_AFTER_MINUTES", 2)

@@ -1,7 +1,11 @@
 """End-to-end fixtures: a real gunicorn + Huey consumer on the embedded stack, driven by Chromium."""
 from __future__ import annotations
 
+import email
+import email.policy
+import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -13,12 +17,37 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pytest
+from playwright.sync_api import Browser
+from playwright.sync_api import BrowserContext
+from playwright.sync_api import Page
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # huey_consumer lives next to the venv's python
 _SERVER_TMP = pytest.StashKey[Path]()
+#: axe-core, vendored from the npm package (see e2e/vendor/README.md for the version).
+AXE_SOURCE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
+RESULTS = ROOT / "test-results"
+#: The demo accounts seed-db creates, one per role.
+ACCOUNTS = {
+    "reader": ("grace@example.com", "demo-password"),
+    "author": ("ada@example.com", "demo-password"),
+    "moderator": ("moderator@example.com", "demo-password"),
+    "admin": ("admin@example.com", "admin-demo-password"),
+}
+#: id(context) -> whether JavaScript runs in it (Playwright cannot tell us afterwards).
+_JS_ENABLED: dict[int, bool] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On failure keep a Playwright trace and a screenshot under test-results/ (unless told otherwise)."""
+    if getattr(config.option, "tracing", None) == "off":
+        config.option.tracing = "retain-on-failure"
+    if getattr(config.option, "screenshot", None) == "off":
+        config.option.screenshot = "only-on-failure"
 
 
 @dataclass
@@ -162,42 +191,204 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 
 class BrowserErrors(list):
-    """Console errors, uncaught exceptions and failed requests seen by one test's browser context."""
+    """Console errors, uncaught exceptions and failed requests seen by one test's browser contexts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contexts: list[BrowserContext] = []
 
     def allow(self, text: str) -> None:
         """Forget the errors containing ``text`` (for a test that expects them, e.g. a 404 page)."""
         self[:] = [error for error in self if text not in error]
 
+    def watch(self, context: BrowserContext) -> None:
+        """Record the console errors, uncaught exceptions and failed requests of ``context``."""
+
+        def on_console(message) -> None:
+            # A form with errors answers 422 on purpose (htmx swaps it in; without JS it is the page),
+            # and Chromium logs every 4xx as "Failed to load resource".
+            if message.type == "error" and "status of 422" not in message.text:
+                self.append(f"console error at {message.location.get('url')}: {message.text}")
+
+        def on_request_failed(req) -> None:
+            # Leaving a page cancels its in-flight loads (the favicon, say); that is not the app's fault.
+            if req.failure == "net::ERR_ABORTED":
+                return
+            self.append(f"request failed: {req.method} {req.url}: {req.failure}")
+
+        context.on("console", on_console)
+        context.on("weberror", lambda error: self.append(f"uncaught exception: {error.error}"))
+        context.on("requestfailed", on_request_failed)
+        self.contexts.append(context)
+
 
 @pytest.fixture(autouse=True)
 def browser_errors(request: pytest.FixtureRequest):
-    """Fail the test at teardown if the page logged an error: this is how CSP violations surface."""
+    """Fail the test at teardown if any page logged an error: this is how CSP violations surface."""
     errors = BrowserErrors()
-    if "context" not in request.fixturenames and "page" not in request.fixturenames:
-        yield errors
-        return
-    context = request.getfixturevalue("context")
-
-    def on_console(message) -> None:
-        # A form with errors answers 422 on purpose (htmx swaps it in; without JS it is the page),
-        # and Chromium logs every 4xx as "Failed to load resource".
-        if message.type == "error" and "status of 422" not in message.text:
-            errors.append(f"console error at {message.location.get('url')}: {message.text}")
-
-    def on_request_failed(req) -> None:
-        # Leaving a page cancels its in-flight loads (the favicon, say); that is not the app's fault.
-        if req.failure == "net::ERR_ABORTED":
-            return
-        errors.append(f"request failed: {req.method} {req.url}: {req.failure}")
-
-    context.on("console", on_console)
-    context.on("weberror", lambda error: errors.append(f"uncaught exception: {error.error}"))
-    context.on("requestfailed", on_request_failed)
+    if "context" in request.fixturenames or "page" in request.fixturenames:
+        errors.watch(request.getfixturevalue("context"))
     yield errors
-    for page in context.pages:
-        page.title()  # a round trip, so events already sent by the browser get delivered
+    for context in errors.contexts:
+        for page in context.pages:
+            if not page.is_closed():
+                page.title()  # a round trip, so events already sent by the browser get delivered
     if errors:
         pytest.fail("the browser reported errors:\n" + "\n".join(errors), pytrace=False)
+
+
+def _js_marker(request: pytest.FixtureRequest) -> bool:
+    """Whether the test's own ``page``/``context`` run JavaScript (the browser_context_args marker)."""
+    marker = request.node.get_closest_marker("browser_context_args")
+    return bool(marker.kwargs.get("java_script_enabled", True)) if marker else True
+
+
+def log_in(page: Page, email_address: str, password: str) -> None:
+    """Log in through the form, as a person would: by the fields' labels and the button's name."""
+    page.goto("/auth/login")
+    page.get_by_label("Email", exact=True).fill(email_address)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("status").filter(has_text="Welcome back")).to_be_visible()
+
+
+@pytest.fixture(scope="session")
+def login_states(browser: Browser, base_url: str, tmp_path_factory: pytest.TempPathFactory):
+    """Each demo role logs in once per session; tests start from the saved cookies (``storage_state``)."""
+    folder = tmp_path_factory.mktemp("logins")
+    saved: dict[str, Path] = {}
+
+    def state_for(role: str) -> Path:
+        if role not in saved:
+            context = browser.new_context(base_url=base_url)
+            log_in(context.new_page(), *ACCOUNTS[role])
+            saved[role] = folder / f"{role}.json"
+            context.storage_state(path=saved[role])
+            context.close()
+        return saved[role]
+
+    return state_for
+
+
+@pytest.fixture
+def open_page(new_context, browser_errors: BrowserErrors, login_states, request: pytest.FixtureRequest):
+    """``open_page(role=None, js=True)``: a page in a new traced, watched context, logged in as ``role``."""
+    marked = request.node.get_closest_marker("browser_context_args") is not None
+
+    def _open(role: str | None = None, js: bool = True) -> Page:
+        options = {} if marked else {"java_script_enabled": js}
+        if role:
+            options["storage_state"] = login_states(role)
+        context = new_context(**options)
+        _JS_ENABLED[id(context)] = js if not marked else _js_marker(request)
+        browser_errors.watch(context)
+        return context.new_page()
+
+    return _open
+
+
+class Axe:
+    """Runs axe-core on a page; pages without JavaScript are audited from a snapshot of their DOM."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self._snapshots: Page | None = None
+        #: state -> rule ids that failed, for test-results/axe-summary.json
+        self.seen: dict[str, list[str]] = {}
+
+    def violations(self, page: Page, js: bool) -> list[dict]:
+        """axe's violations on ``page`` as it stands (all rules axe runs by default)."""
+        target = page if js else self._snapshot(page)
+        if not target.evaluate("typeof window.axe === 'object'"):
+            target.evaluate(AXE_SOURCE)  # an evaluation, not a <script>: our CSP allows it
+        return target.evaluate("""async () => {
+            const result = await axe.run(document, {resultTypes: ["violations"]});
+            return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + " :: " + n.failureSummary)}));
+        }""")
+
+    def _snapshot(self, page: Page) -> Page:
+        """The page's DOM as served (no script ran), re-opened with JavaScript for axe, scripts blocked."""
+        if self._snapshots is None:
+            self._snapshots = self.browser.new_context(viewport=page.viewport_size).new_page()
+        html, url, snap = page.content(), page.url, self._snapshots
+        snap.unroute("**/*")
+
+        def handle(route) -> None:
+            request = route.request
+            if request.resource_type == "document":
+                route.fulfill(body=html, content_type="text/html; charset=utf-8")
+            elif request.resource_type == "script":
+                route.fulfill(body="", content_type="text/javascript")
+            else:
+                route.continue_()
+
+        snap.route("**/*", handle)
+        snap.goto(url)
+        return snap
+
+    def close(self) -> None:
+        if self._snapshots is not None:
+            self._snapshots.context.close()
+
+
+@pytest.fixture(scope="session")
+def axe(browser: Browser):
+    """The session's axe runner; writes test-results/axe-summary.json at the end."""
+    runner = Axe(browser)
+    yield runner
+    runner.close()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "axe-summary.json").write_text(json.dumps(runner.seen, indent=1, sort_keys=True))
+
+
+@pytest.fixture
+def audit(axe: Axe, request: pytest.FixtureRequest) -> Callable[[Page, str], None]:
+    """``audit(page, state)``: fail if axe-core finds any violation on the page as it is now."""
+    default_js = _js_marker(request)
+
+    def _audit(page: Page, state: str) -> None:
+        js = _JS_ENABLED.get(id(page.context), default_js)
+        page.wait_for_load_state()
+        found = axe.violations(page, js)
+        key = f"{state} [{'js' if js else 'no-js'}]"
+        axe.seen[key] = sorted({v["id"] for v in found})
+        if found:
+            lines = [f"{v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in found]
+            pytest.fail(f"axe-core: {len(found)} violation(s) on {state} ({page.url}):\n" + "\n".join(lines),
+                        pytrace=False)
+
+    return _audit
+
+
+class Outbox:
+    """The live server's mail folder (no SMTP in e2e): the worker writes each mail there as .eml."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def wait(self, to: str, subject: str, timeout: float = 20) -> email.message.EmailMessage:
+        """The newest mail to ``to`` whose subject contains ``subject``, once the worker has written it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for path in sorted(self.folder.glob("*.eml"), reverse=True) if self.folder.exists() else []:
+                message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                if message["To"] == to and subject in message["Subject"]:
+                    return message
+            time.sleep(0.2)  # the file system has no auto-waiting assertion; the page is never reloaded
+        raise AssertionError(f"no mail '{subject}' to {to} within {timeout} s")
+
+    @staticmethod
+    def link(message: email.message.EmailMessage, path: str) -> str:
+        """The path (no host) of the first link in the mail's text that contains ``path``."""
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        url = re.search(r"https?://\S+" + re.escape(path) + r"\S+", text).group(0)
+        return re.sub(r"^https?://[^/]+", "", url)
+
+
+@pytest.fixture(scope="session")
+def outbox(live_server: LiveServer) -> Outbox:
+    return Outbox(live_server.path / "outbox")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -5,6 +5,7 @@ from flask import Response
 from flask import abort
 from flask import flash
 from flask import redirect
+from flask import request
 from flask import url_for
 from flask_login import current_user
 
@@ -20,6 +21,7 @@ from blog.rendering import wants_fragment
 from blog.services import comments
 from blog.services import posts
 from blog.services.errors import Invalid
+from blog.services.errors import NotFound
 
 TEMPLATE = "posts/detail.html"
 
@@ -57,11 +59,32 @@ def count(slug: str) -> Response:
 @bp.get("/blog/<slug>/comments/<int:parent_id>/reply")
 @verified_required
 def reply_form(slug: str, parent_id: int) -> Response:
-    """A reply form under a comment (htmx); without JS the post page draws it in place."""
+    """A reply form under a comment (htmx); without JS the post page draws it in place.
+
+    ``?cancel=1`` closes it again: htmx gets an empty slot, a plain visit goes back to the comment.
+    """
     post = posts.get_visible(slug, current_user)
+    cancel = request.args.get("cancel") == "1"
     if not wants_fragment():
-        return redirect(url_for("posts.detail", slug=slug, reply_to=parent_id, _anchor=f"reply-{parent_id}"))
-    return render(TEMPLATE, block="reply_form", post=post, form=new_form(parent_id), parent_id=parent_id)
+        if cancel:
+            return redirect(url_for("posts.detail", slug=slug, _anchor=f"comment-{parent_id}"))
+        # No #fragment: it would stop the browser from focusing the box (autofocus scrolls to it).
+        return redirect(url_for("posts.detail", slug=slug, reply_to=parent_id))
+    if cancel:
+        return render(TEMPLATE, block="gone", post=post)
+    return render(TEMPLATE, block="reply_form", post=post, form=new_form(parent_id), parent_id=parent_id,
+                  replying_to=_author_name(parent_id))
+
+
+def _author_name(comment_id: int | None) -> str | None:
+    """Who wrote the comment a reply answers (for the reply box's label), if it still exists."""
+    if not comment_id:
+        return None
+    try:
+        parent = comments.get(comment_id)
+    except NotFound:  # the form itself reports a bad parent
+        return None
+    return parent.author.username if parent.author else None
 
 
 @bp.post("/blog/<slug>/comments")
@@ -96,7 +119,7 @@ def _form_errors(post, form: CommentForm) -> Response:
     if htmx:
         target = f"#reply-form-{form.parent_id.data}" if form.parent_id.data else "#comment-form"
         response = render(TEMPLATE, block="comment_form_block", status=422, post=post, form=form,
-                          parent_id=form.parent_id.data)
+                          parent_id=form.parent_id.data, replying_to=_author_name(form.parent_id.data))
         response.headers["HX-Retarget"] = target
         response.headers["HX-Reswap"] = "outerHTML"
         return response

@@ -7,6 +7,7 @@ from dataclasses import field
 from datetime import datetime
 
 from flask import current_app
+from markupsafe import Markup
 from itsdangerous import BadSignature
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func
@@ -362,5 +363,6 @@ def recent(limit: int = 5) -> list[RecentComment]:
 
 
 def _excerpt(text: str, length: int = 80) -> str:
-    text = " ".join(text.split())
+    """The comment as plain text (its Markdown rendered, then the tags dropped), cut at a word."""
+    text = Markup(content.render_comment(text)).striptags()
     return text if len(text) <= length else text[:length].rsplit(" ", 1)[0] + "…"

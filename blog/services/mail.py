@@ -18,6 +18,7 @@ from datetime import datetime
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
+from email.utils import formataddr
 from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -215,7 +216,7 @@ def _build(message: MailMessage) -> EmailMessage:
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     created = message.created_at.replace(tzinfo=UTC)
     mime = EmailMessage()
-    mime["From"] = sender
+    mime["From"] = sender if parseaddr(sender)[0] else formataddr((current_app.config["SITE_NAME"], sender))
     mime["To"] = message.recipient
     mime["Subject"] = message.subject
     # Date and Message-ID come from the row, so a re-sent copy is recognisably the same mail.
