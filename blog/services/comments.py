@@ -10,6 +10,9 @@ from flask import current_app
 from itsdangerous import BadSignature
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import literal
+from sqlalchemy import update
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,11 +24,13 @@ from sqlalchemy.orm import joinedload
 from blog import signals
 from blog.extensions import cache
 from blog.extensions import db
+from blog.models import Activity
 from blog.models import Comment
 from blog.models import Post
 from blog.models import User
 from blog.models import utcnow
 from blog.permissions import can_manage
+from blog.services import activity
 from blog.services import content
 from blog.services.errors import Invalid
 from blog.services.errors import NotAllowed
@@ -241,28 +246,104 @@ def moderate(comment: Comment, action: str, *, by: User) -> Comment:
     comment.status = new_status
     if new_status == "approved" and was != "approved" and not comment.is_removed:
         signals.comment_approved.send(current_app._get_current_object(), comment=comment)
+    if new_status != was:
+        _record(by, _ACTIVITY[action], comment)
     db.session.commit()
     _forget_widgets()
     return comment
 
 
-def moderate_many(ids: list[int], action: str, *, by: User) -> list[Comment]:
-    """Apply one action to several comments; those ``by`` may not moderate are left alone."""
+#: A bulk request acts on at most this many comments.
+MAX_BULK = 1000
+#: The statuses each action applies to: anything but the status it sets.
+ALLOWED_FROM = {action: tuple(s for s in ("pending", "approved", "rejected", "spam") if s != status)
+                for action, status in MODERATION.items()}
+_ACTIVITY = {"approve": "comment.approved", "reject": "comment.rejected", "spam": "comment.spam"}
+
+
+@dataclass
+class Moderated:
+    """What a moderation request did: the ids changed, and why the others were left alone."""
+
+    action: str
+    done: list[int] = field(default_factory=list)
+    #: Comment id -> "already approved", "not yours to moderate", "gone".
+    skipped: dict[int, str] = field(default_factory=dict)
+
+
+def moderate_many(ids: list[int], action: str, *, by: User, expected: str | None = None) -> Moderated:
+    """Apply one action to several comments with one guarded UPDATE, and record it in the history.
+
+    Only comments whose *current* status allows the action change (approving an approved
+    comment does nothing), and with ``expected`` (the list they were ticked in) only those still
+    in that status: a row someone approved a moment ago is not rejected by a stale bulk form.
+    Comments ``by`` may not moderate are left alone. Each one left alone is reported with why.
+
+    Raises:
+        Invalid: an unknown action, or more than MAX_BULK ids.
+    """
     if action not in MODERATION:
         raise Invalid("Unknown moderation action.")
-    rows = db.session.scalars(select(Comment).options(joinedload(Comment.post))
-                              .where(Comment.id.in_(ids[:500]))).all()
-    done = []
-    for comment in rows:
-        if can_moderate(by, comment.post):
-            was = comment.status
-            comment.status = MODERATION[action]
-            if comment.status == "approved" and was != "approved" and not comment.is_removed:
-                signals.comment_approved.send(current_app._get_current_object(), comment=comment)
-            done.append(comment)
+    ids = list(dict.fromkeys(ids))
+    if len(ids) > MAX_BULK:
+        raise Invalid(f"Moderate at most {MAX_BULK:,} comments at once.")
+    outcome = Moderated(action)
+    if not ids or by is None or not by.has_role("author"):
+        outcome.skipped = {comment_id: "not yours to moderate" for comment_id in ids}
+        return outcome
+    allowed = [s for s in ALLOWED_FROM[action] if not expected or s == expected]
+    statement = update(Comment).where(Comment.id.in_(ids), Comment.status.in_(allowed))
+    if not by.has_role("moderator"):
+        statement = statement.where(Comment.post_id.in_(select(Post.id).where(Post.author_id == by.id)))
+    rows = db.session.execute(statement.values(status=MODERATION[action]).returning(Comment.id)
+                              .execution_options(synchronize_session=False)).all()
+    outcome.done = [row.id for row in rows]
+    if outcome.done:
+        # The history lines are written by the database from the rows themselves: one statement.
+        who = func.coalesce(User.username, "a deleted user")
+        lines = (select(literal(utcnow()), literal(by.id), literal(by.username), literal(_ACTIVITY[action]),
+                        Comment.post_id, Comment.id,
+                        literal("comment by ") + who + literal(" on “") + func.substr(Post.title, 1, 200) + literal("”"),
+                        literal(""))
+                 .join(Post, Post.id == Comment.post_id).outerjoin(User, User.id == Comment.author_id)
+                 .where(Comment.id.in_(outcome.done)))
+        db.session.execute(insert(Activity).from_select(
+            ["created_at", "actor_id", "actor_name", "action", "post_id", "comment_id", "subject", "detail"], lines))
+    if len(outcome.done) < len(ids):
+        _explain(ids, outcome, by)
+    if action == "approve" and outcome.done:
+        approved = db.session.scalars(select(Comment).options(joinedload(Comment.post), joinedload(Comment.author))
+                                      .where(Comment.id.in_(outcome.done), Comment.deleted_at.is_(None))).all()
+        for comment in approved:
+            signals.comment_approved.send(current_app._get_current_object(), comment=comment)
     db.session.commit()
     _forget_widgets()
-    return done
+    return outcome
+
+
+def _explain(ids: list[int], outcome: Moderated, by: User) -> None:
+    """Why each comment not changed was left alone (one query, only when some were)."""
+    done = set(outcome.done)
+    rest = [comment_id for comment_id in ids if comment_id not in done]
+    found = {row.id: row for row in db.session.execute(
+        select(Comment.id, Comment.status, Post.author_id).join(Post, Post.id == Comment.post_id)
+        .where(Comment.id.in_(rest)))}
+    for comment_id in rest:
+        row = found.get(comment_id)
+        if row is None:
+            outcome.skipped[comment_id] = "gone"
+        elif not (by.has_role("moderator") or row.author_id == by.id):
+            outcome.skipped[comment_id] = "not yours to moderate"
+        else:
+            outcome.skipped[comment_id] = f"already {row.status}"
+
+
+def describe_skipped(skipped: dict[int, str]) -> str:
+    """"2 already approved, 1 gone": what a bulk request left alone, for its message."""
+    reasons: dict[str, int] = {}
+    for reason in skipped.values():
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items(), key=lambda item: -item[1]))
 
 
 def delete(comment: Comment, *, by: User) -> Comment | None:
@@ -273,6 +354,8 @@ def delete(comment: Comment, *, by: User) -> Comment | None:
     """
     if not (by.id == comment.author_id or can_moderate(by, comment.post)):
         raise NotAllowed("You can only delete your own comments.")
+    if by.id != comment.author_id:  # a moderation act, not a writer taking back their words
+        _record(by, "comment.deleted", comment)
     has_replies = db.session.scalar(select(func.count()).select_from(Comment)
                                     .where(Comment.parent_id == comment.id)) > 0
     if has_replies:
@@ -284,6 +367,12 @@ def delete(comment: Comment, *, by: User) -> Comment | None:
     db.session.commit()
     _forget_widgets()
     return None
+
+
+def _record(by: User, action: str, comment: Comment) -> None:
+    who = comment.author.username if comment.author else "a deleted user"
+    activity.record(by, action, f"comment by {who} on “{comment.post.title[:200]}”", post_id=comment.post_id,
+                    comment_id=comment.id)
 
 
 def _forget_widgets() -> None:

@@ -329,7 +329,7 @@ def test_bulk_leaves_alone_what_the_user_may_not_moderate(client, site):
     assert response.status_code == 200
     assert [status_of(c) for c in mine] == ["spam", "spam"]
     assert [status_of(c) for c in theirs] == ["pending", "pending"]
-    assert "Marked 2 comments as spam. 2 comments left alone" in response.text
+    assert "Marked 2 comments as spam. Left alone: 2 not yours to moderate." in response.text
     assert rows(response.text) == [site["on_ana"][2].id]
     assert pending_badge(response.text) == "1"
 
