@@ -223,6 +223,8 @@ def add(post: Post, *, by: User, body: str, parent_id: int | None = None, token:
 
 def get(comment_id: int) -> Comment:
     """The comment with ``comment_id`` (its post and author loaded). Raises NotFound."""
+    if not 0 < comment_id <= MAX_ID:  # no row has it, and the database could not even bind it
+        raise NotFound("There is no such comment.")
     comment = db.session.scalar(select(Comment).options(joinedload(Comment.post), joinedload(Comment.author))
                                 .where(Comment.id == comment_id))
     if comment is None:
@@ -255,6 +257,8 @@ def moderate(comment: Comment, action: str, *, by: User) -> Comment:
 
 #: A bulk request acts on at most this many comments.
 MAX_BULK = 1000
+#: Ids are 32-bit on every database we run; larger numbers name no row.
+MAX_ID = 2**31 - 1
 #: The statuses each action applies to: anything but the status it sets.
 ALLOWED_FROM = {action: tuple(s for s in ("pending", "approved", "rejected", "spam") if s != status)
                 for action, status in MODERATION.items()}
@@ -288,8 +292,10 @@ def moderate_many(ids: list[int], action: str, *, by: User, expected: str | None
     if len(ids) > MAX_BULK:
         raise Invalid(f"Moderate at most {MAX_BULK:,} comments at once.")
     outcome = Moderated(action)
+    outcome.skipped = {comment_id: "gone" for comment_id in ids if not 0 < comment_id <= MAX_ID}
+    ids = [comment_id for comment_id in ids if comment_id not in outcome.skipped]
     if not ids or by is None or not by.has_role("author"):
-        outcome.skipped = {comment_id: "not yours to moderate" for comment_id in ids}
+        outcome.skipped.update({comment_id: "not yours to moderate" for comment_id in ids})
         return outcome
     allowed = [s for s in ALLOWED_FROM[action] if not expected or s == expected]
     statement = update(Comment).where(Comment.id.in_(ids), Comment.status.in_(allowed))
@@ -389,7 +395,7 @@ def _visible_to(user: User, query: Select) -> Select:
     return query if user.has_role("moderator") else query.where(Post.author_id == user.id)
 
 
-def queue(user: User, status: str, post_slug: str, number: int) -> Pagination:
+def queue(user: User, status: str, post_slug: str, number: int, per_page: int = QUEUE_PER_PAGE) -> Pagination:
     """One page of comments in ``status``, newest first, with authors and posts: a count and one query."""
     query = (select(Comment).join(Comment.post)
              .options(contains_eager(Comment.post), joinedload(Comment.author))
@@ -398,9 +404,9 @@ def queue(user: User, status: str, post_slug: str, number: int) -> Pagination:
     if post_slug:
         query = query.where(Post.slug == post_slug)
     query = _visible_to(user, query)
-    page = db.paginate(query, page=number, per_page=QUEUE_PER_PAGE, error_out=False)
+    page = db.paginate(query, page=number, per_page=per_page, error_out=False, max_per_page=100)
     if page.pages and number > page.pages:  # past the end, e.g. once the last page was cleared
-        page = db.paginate(query, page=page.pages, per_page=QUEUE_PER_PAGE, error_out=False)
+        page = db.paginate(query, page=page.pages, per_page=per_page, error_out=False, max_per_page=100)
     return page
 
 

@@ -43,6 +43,8 @@ PER_PAGE = 25
 #: A bulk request acts on at most this many posts.
 MAX_BULK = 1000
 MAX_REASON = 2000
+#: Ids are 32-bit on every database we run; larger numbers name no row.
+MAX_ID = 2**31 - 1
 #: Which current statuses each action accepts.
 ALLOWED_FROM = {
     "publish": ("pending", "scheduled", "archived"),
@@ -87,8 +89,10 @@ def _filtered(filters: Filters):
     return query
 
 
-def listing(user: User, filters: Filters, number: int = 1) -> Pagination:
-    """One page of posts in ``filters.status`` with their authors and categories: a count and one query.
+def listing(user: User, filters: Filters, number: int = 1, per_page: int = PER_PAGE, *,
+            with_tags: bool = False) -> Pagination:
+    """One page of posts in ``filters.status`` with their authors and categories: a count and one query
+    (and one more for the tags with ``with_tags``). A page past the last gives the last.
 
     The queue (pending) lists the longest-waiting first; the other tabs the latest change first.
     """
@@ -97,9 +101,11 @@ def listing(user: User, filters: Filters, number: int = 1) -> Pagination:
     query = (_filtered(filters).where(Post.status == filters.status)
              .options(defer(Post.body), defer(Post.html), joinedload(Post.category), contains_eager(Post.author))
              .order_by(*order))
-    page = db.paginate(query, page=number, per_page=PER_PAGE, error_out=False)
+    if with_tags:
+        query = query.options(selectinload(Post.tags))
+    page = db.paginate(query, page=number, per_page=per_page, error_out=False, max_per_page=100)
     if page.pages and number > page.pages:
-        page = db.paginate(query, page=page.pages, per_page=PER_PAGE, error_out=False)
+        page = db.paginate(query, page=page.pages, per_page=per_page, error_out=False, max_per_page=100)
     return page
 
 
@@ -155,7 +161,7 @@ def act(ids: list[int], action: str, *, by: User, reason: str = "", expected: st
     if not ids:
         return outcome
     posts = db.session.scalars(select(Post).options(joinedload(Post.author), selectinload(Post.tags))
-                               .where(Post.id.in_(ids))).unique().all()
+                               .where(Post.id.in_([i for i in ids if 0 < i <= MAX_ID]))).unique().all()
     outcome.found = {post.id: post for post in posts}
     eligible = []
     for post_id in ids:
@@ -286,7 +292,8 @@ def after_delete(outcome: Outcome) -> None:
 
 def get(post_id: int) -> Post:
     """The post with ``post_id`` and its author. Raises NotFound."""
-    post = db.session.scalar(select(Post).options(joinedload(Post.author)).where(Post.id == post_id))
+    post = (db.session.scalar(select(Post).options(joinedload(Post.author)).where(Post.id == post_id))
+            if 0 < post_id <= MAX_ID else None)
     if post is None:
         raise NotFound("There is no such post.")
     return post

@@ -105,7 +105,7 @@ def get(username: str) -> User:
 
 def get_by_id(user_id: int) -> User:
     """The user with ``user_id``. Raises NotFound."""
-    user = db.session.get(User, user_id)
+    user = db.session.get(User, user_id) if 0 < user_id < 2**31 else None
     if user is None:
         raise NotFound("There is no such user.")
     return user
