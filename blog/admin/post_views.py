@@ -133,3 +133,9 @@ def _posts_page(args: MultiDict) -> Response:
     return render("admin/posts.html", block="listing", page=page, filters=filters, tab=chosen.status,
                   counts=counts, query=query, back=back, history=history, message=None,
                   select_all=args.get("select") == "all")
+
+
+@bp.app_template_global("review_note")
+def review_note(post):
+    """For templates: the moderator's note on a draft that was sent back (None when there is none)."""
+    return review.sent_back_note(post)

@@ -40,7 +40,7 @@ def dashboard() -> Response:
     Moderators see the moderation parts; admins everything.
     """
     admin = current_user.has_role("admin")
-    return render("admin/dashboard.html", queues=stats.queues(), counts=stats.site_counts(),
+    return render("admin/dashboard.html", counts=stats.site_counts(),
                   charts=stats.charts(admin=admin), most_read=stats.most_read(), admin=admin)
 
 
@@ -243,9 +243,10 @@ def _with_pending_count(response: Response) -> Response:
 def _queue_page(args: MultiDict, select_all: bool = False) -> Response:
     """The queue page for the filters in ``args`` (status, post, page), or its ``queue`` block for htmx."""
     filters = CommentFilterForm(args)
-    filters.offer_posts(comments.queue_posts(current_user, filters.status.data, filters.post.data))
     query = {"status": filters.status.data, "post": filters.post.data or None}  # for every link on the page
-    page = comments.queue(current_user, filters.status.data, filters.post.data, max(args.get("page", 1, type=int) or 1, 1))
+    number = max(min(args.get("page", 1, type=int) or 1, 1_000_000), 1)
+    page = comments.queue(current_user, filters.status.data, filters.post.data, number)
+    filters.offer_posts(comments.queue_posts(current_user, filters.status.data, filters.post.data, page.items))
     back = url_for("admin.comments", page=page.page if page.page > 1 else None, **query)
     return render("admin/comments.html", block="queue", page=page, filters=filters, query=query, back=back,
                   select_all=select_all, listed=filters.status.data, message=None)

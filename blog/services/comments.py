@@ -396,24 +396,44 @@ def _visible_to(user: User, query: Select) -> Select:
 
 
 def queue(user: User, status: str, post_slug: str, number: int, per_page: int = QUEUE_PER_PAGE) -> Pagination:
-    """One page of comments in ``status``, newest first, with authors and posts: a count and one query."""
-    query = (select(Comment).join(Comment.post)
-             .options(contains_eager(Comment.post), joinedload(Comment.author))
-             .where(Comment.status == status)
-             .order_by(Comment.created_at.desc(), Comment.id.desc()))
+    """One page of comments in ``status``, newest first, with authors and posts: three queries at any depth."""
+    from blog.services import paging
+
+    where = [Comment.status == status]
     if post_slug:
-        query = query.where(Post.slug == post_slug)
-    query = _visible_to(user, query)
-    page = db.paginate(query, page=number, per_page=per_page, error_out=False, max_per_page=100)
-    if page.pages and number > page.pages:  # past the end, e.g. once the last page was cleared
-        page = db.paginate(query, page=page.pages, per_page=per_page, error_out=False, max_per_page=100)
-    return page
+        where.append(Comment.post_id == select(Post.id).where(Post.slug == post_slug).scalar_subquery())
+    if not user.has_role("moderator"):
+        where.append(Comment.post_id.in_(select(Post.id).where(Post.author_id == user.id)))
+    # ix_comments_status_created_at gives this order without sorting.
+    ids = select(Comment.id).where(*where).order_by(Comment.created_at.desc(), Comment.id.desc())
+    rows = select(Comment).options(joinedload(Comment.post), joinedload(Comment.author))
+    return paging.paginate(ids=ids, count=select(func.count()).select_from(Comment).where(*where),
+                           load=lambda found: paging.in_order(rows, Comment.id, found), page=number, per_page=per_page)
 
 
-def queue_posts(user: User, status: str, selected: str) -> list[tuple[str, str]]:
-    """The posts with comments in ``status`` (and the selected one), as ``(slug, title)`` by title."""
-    with_comments = select(Comment.post_id).where(Comment.status == status)
-    query = select(Post.slug, Post.title).where(or_(Post.id.in_(with_comments), Post.slug == selected))
+#: The post filter offers the posts with most comments in the status, this many.
+QUEUE_POST_CHOICES = 50
+
+
+def queue_posts(user: User, status: str, selected: str, shown: list[Comment] = ()) -> list[tuple[str, str]]:
+    """The posts to filter the queue by, as ``(slug, title)`` by title, and always the selected one.
+
+    For the pending queue (small by nature), the QUEUE_POST_CHOICES posts with most pending comments.
+    For the other statuses (up to every comment ever written), the posts of the comments ``shown``
+    on this page: counting comments per post over all approved ones would cost seconds.
+    """
+    if status != "pending":
+        choices = {comment.post.slug: comment.post.title for comment in shown}
+        if selected and selected not in choices:
+            title = db.session.scalar(_visible_to(user, select(Post.title).where(Post.slug == selected)))
+            if title is not None:
+                choices[selected] = title
+        return sorted(choices.items(), key=lambda item: (item[1], item[0]))
+    busiest = select(Comment.post_id).where(Comment.status == status)
+    if not user.has_role("moderator"):
+        busiest = busiest.where(Comment.post_id.in_(select(Post.id).where(Post.author_id == user.id)))
+    busiest = busiest.group_by(Comment.post_id).order_by(func.count().desc()).limit(QUEUE_POST_CHOICES)
+    query = select(Post.slug, Post.title).where(or_(Post.id.in_(busiest), Post.slug == selected))
     rows = db.session.execute(_visible_to(user, query).order_by(Post.title, Post.id))
     return [(slug, title) for slug, title in rows]
 

@@ -13,10 +13,10 @@ from flask import current_app
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import case
 from sqlalchemy import delete as sql_delete
+from sqlalchemy import false
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm import defer
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm import selectinload
@@ -76,43 +76,45 @@ class Filters:
     category: int | None = None
 
 
-def _filtered(filters: Filters):
-    query = select(Post).join(Post.author)
+def _conditions(filters: Filters) -> list:
+    """The search and filters as WHERE conditions on ``posts`` alone (no join: counts stay index scans)."""
+    where = []
     if filters.q:
         escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(func.lower(Post.title).like(f"%{escaped.lower()}%", escape="\\"))
+        where.append(func.lower(Post.title).like(f"%{escaped.lower()}%", escape="\\"))
     if filters.author:
-        query = query.where(User.username == filters.author)
+        where.append(Post.author_id == select(User.id).where(User.username == filters.author).scalar_subquery())
     if filters.category is not None:
         category = db.session.get(Category, filters.category)
-        query = query.where(Post.category_id.in_(taxonomy.subtree_ids(category)) if category else False)
-    return query
+        where.append(Post.category_id.in_(taxonomy.subtree_ids(category)) if category else false())
+    return where
 
 
 def listing(user: User, filters: Filters, number: int = 1, per_page: int = PER_PAGE, *,
             with_tags: bool = False) -> Pagination:
-    """One page of posts in ``filters.status`` with their authors and categories: a count and one query
+    """One page of posts in ``filters.status`` with their authors and categories: three queries at any depth
     (and one more for the tags with ``with_tags``). A page past the last gives the last.
 
-    The queue (pending) lists the longest-waiting first; the other tabs the latest change first.
+    The queue (pending) lists the longest-waiting first; the other tabs the latest change first
+    (ix_posts_status_updated_at gives both orders without sorting).
     """
+    from blog.services import paging
+
     check_reviewer(user)
+    where = [Post.status == filters.status, *_conditions(filters)]
     order = (Post.updated_at.asc(), Post.id.asc()) if filters.status == "pending" else (Post.updated_at.desc(), Post.id.desc())
-    query = (_filtered(filters).where(Post.status == filters.status)
-             .options(defer(Post.body), defer(Post.html), joinedload(Post.category), contains_eager(Post.author))
-             .order_by(*order))
+    rows = select(Post).options(defer(Post.body), defer(Post.html), joinedload(Post.category), joinedload(Post.author))
     if with_tags:
-        query = query.options(selectinload(Post.tags))
-    page = db.paginate(query, page=number, per_page=per_page, error_out=False, max_per_page=100)
-    if page.pages and number > page.pages:
-        page = db.paginate(query, page=page.pages, per_page=per_page, error_out=False, max_per_page=100)
-    return page
+        rows = rows.options(selectinload(Post.tags))
+    return paging.paginate(ids=select(Post.id).where(*where).order_by(*order),
+                           count=select(func.count()).select_from(Post).where(*where),
+                           load=lambda ids: paging.in_order(rows, Post.id, ids), page=number, per_page=per_page)
 
 
 def tab_counts(user: User, filters: Filters) -> dict[str, int]:
     """How many posts each tab holds under the same search and filters: one GROUP BY."""
     check_reviewer(user)
-    query = _filtered(filters).with_only_columns(Post.status, func.count()).group_by(Post.status)
+    query = select(Post.status, func.count()).where(*_conditions(filters)).group_by(Post.status)
     found = dict(db.session.execute(query).all())
     return {status: found.get(status, 0) for status in TABS}
 
@@ -302,3 +304,13 @@ def get(post_id: int) -> Post:
 def pending_count() -> int:
     """Posts waiting for review (the dashboard's first queue)."""
     return db.session.scalar(select(func.count()).select_from(Post).where(Post.status == "pending")) or 0
+
+
+def sent_back_note(post: Post):
+    """The latest "sent back" line of a draft, for its writer to read on the post (None otherwise): one query."""
+    from blog.models import Activity
+
+    if post is None or post.status != "draft" or post.id is None:
+        return None
+    return db.session.scalar(select(Activity).where(Activity.post_id == post.id, Activity.action == "post.sent_back")
+                             .order_by(Activity.created_at.desc(), Activity.id.desc()).limit(1))

@@ -52,13 +52,6 @@ CHART_DAYS = 30
 
 
 @dataclass
-class Queues:
-    pending_posts: int
-    pending_comments: int
-    unsent_mail: int
-
-
-@dataclass
 class Chart:
     key: str
     title: str
@@ -81,16 +74,6 @@ class MostRead:
     views: int
 
 
-def queues() -> Queues:
-    """Pending posts, pending comments and unsent mail: one query (three indexed counts)."""
-    pending_posts, pending_comments, unsent = db.session.execute(select(
-        select(func.count()).select_from(Post).where(Post.status == "pending").scalar_subquery(),
-        select(func.count()).select_from(Comment).where(Comment.status == "pending").scalar_subquery(),
-        select(func.count()).select_from(MailMessage).where(MailMessage.sent_at.is_(None)).scalar_subquery(),
-    )).one()
-    return Queues(pending_posts, pending_comments, unsent)
-
-
 def _days(today: date) -> list[date]:
     return [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
 
@@ -99,7 +82,8 @@ def _per_day(column, *where, value=None, today: date | None = None) -> list[tupl
     """One aggregate query: ``count(*)`` (or ``sum(value)``) per UTC day of ``column`` over the last 30 days."""
     today = today or utcnow().date()
     start = today - timedelta(days=CHART_DAYS - 1)
-    day = func.date(column)
+    # A date column groups as it is (its index serves the range); a timestamp by its UTC day.
+    day = column if column.type.python_type is date else func.date(column)
     total = func.count() if value is None else func.sum(value)
     since = datetime.combine(start, datetime.min.time()) if column.type.python_type is datetime else start
     rows = db.session.execute(select(day, total).where(column >= since, *where).group_by(day)).all()

@@ -1,4 +1,4 @@
-"""admin: the moderation history, reads per day, and an index for registrations per day
+"""admin: the moderation history, reads per day, indexes for registrations per day and the review list
 
 Revision ID: 0008
 Revises: 0005
@@ -50,9 +50,13 @@ def upgrade():
         batch_op.create_index('ix_post_view_days_day', ['day'], unique=False)
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index('ix_users_created_at', ['created_at'], unique=False)
+    with op.batch_alter_table('posts', schema=None) as batch_op:
+        batch_op.create_index('ix_posts_status_updated_at', ['status', 'updated_at'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('posts', schema=None) as batch_op:
+        batch_op.drop_index('ix_posts_status_updated_at')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_index('ix_users_created_at')
     with op.batch_alter_table('post_view_days', schema=None) as batch_op:

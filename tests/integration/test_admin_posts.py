@@ -249,3 +249,14 @@ def test_the_query_count_does_not_grow_with_the_number_of_posts(client, site, co
     client.post(f"/admin/posts/{published_id}/archive")
     large = [_count(client, count_queries, url) for url in urls]
     assert small == large, (small, large)
+
+
+def test_the_reason_is_shown_on_the_writers_post_and_in_its_editor(client, site):
+    login_as(client, site["moderator"])
+    act(client, site["pending"], "send_back", reason="Cite <b>sources</b>, please.")
+    login_as(client, site["reader"])
+    for url in ("/blog/readers-first-post", "/blog/readers-first-post/edit"):
+        page = client.get(url).text
+        assert "Sent back by mod" in page and "Cite &lt;b&gt;sources&lt;/b&gt;, please." in page, url
+    login_as(client, site["author"])
+    assert client.get("/blog/readers-first-post").status_code == 404  # still someone else's draft
