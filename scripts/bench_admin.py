@@ -79,6 +79,7 @@ def main() -> None:
         print(f"seeded {counts[0]:,} posts, {counts[1]:,} comments, {counts[2]:,} users, {counts[3]:,} history lines"
               f" in {time.perf_counter() - started:.0f} s ({db.engine.dialect.name})")
 
+        app.config["WTF_CSRF_ENABLED"] = False  # the bulk POST below comes without a page to take a token from
         client = app.test_client()
         with client.session_transaction() as session:
             session["_user_id"], session["_fresh"] = admin.get_id(), True
