@@ -138,7 +138,7 @@ def act(ids: list[int], action: str, *, by: User, reason: str = "", expected: st
 
     ``expected``: the status the caller saw (the tab the rows were ticked in); a post whose
     status is no longer that is left alone. A pending post with a future publication time is
-    scheduled rather than published. Writers are mailed when their post is published or sent back.
+    scheduled rather than published (a scheduled post goes live now). Writers are mailed when their post is published or sent back.
 
     ``commit=False`` (deleting only): leave the transaction open for the caller, who then
     calls ``after_delete(outcome)`` once it committed.
@@ -192,10 +192,12 @@ def _change(eligible: list[Post], action: str, by: User, reason: str, outcome: O
     """One UPDATE for every eligible post, guarded by their status (a concurrent change wins)."""
     now = utcnow()
     if action == "publish":
-        future = Post.published_at.is_not(None) & (Post.published_at > now)
-        values = {"status": case((future & (Post.status != "archived"), "scheduled"), else_="published"),
-                  "published_at": case((Post.published_at.is_not(None) & ((Post.status == "archived") | future),
-                                        Post.published_at), else_=now)}
+        # A pending post with a future time is approved for that time; a scheduled post goes live
+        # now; an archived one comes back with its original date.
+        later = (Post.status == "pending") & Post.published_at.is_not(None) & (Post.published_at > now)
+        keep_date = later | ((Post.status == "archived") & Post.published_at.is_not(None))
+        values = {"status": case((later, "scheduled"), else_="published"),
+                  "published_at": case((keep_date, Post.published_at), else_=now)}
     elif action == "send_back":
         values = {"status": "draft", "published_at": None}
     else:

@@ -213,7 +213,7 @@ def delete(target: User, *, by: User, posts: str, reassign_to: User | None = Non
     if posts not in ("reassign", "delete"):
         raise Invalid("Choose what happens to their posts.", {"posts": ["Choose what happens to their posts."]})
     if posts == "reassign":
-        if reassign_to is None or reassign_to.id == target.id or not reassign_to.has_role("reader"):
+        if reassign_to is None or reassign_to.id == target.id:
             raise Invalid("Choose another user to give the posts to.",
                           {"reassign_to": ["Choose another user to give the posts to."]})
     post_ids = list(db.session.scalars(select(Post.id).where(Post.author_id == target.id)))

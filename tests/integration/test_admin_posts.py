@@ -260,3 +260,13 @@ def test_the_reason_is_shown_on_the_writers_post_and_in_its_editor(client, site)
         assert "Sent back by mod" in page and "Cite &lt;b&gt;sources&lt;/b&gt;, please." in page, url
     login_as(client, site["author"])
     assert client.get("/blog/readers-first-post").status_code == 404  # still someone else's draft
+
+
+def test_publishing_a_scheduled_post_puts_it_live_now(client, site):
+    post = make_post(site["author"], title="Later", status="scheduled", slug="later",
+                     published_at=utcnow() + timedelta(days=3))
+    login_as(client, site["moderator"])
+    response = act(client, post, "publish", headers=HX)
+    assert "Published “Later”." in response.text
+    assert status_of(post.id) == "published"
+    assert db.session.get(Post, post.id).published_at <= utcnow()
