@@ -138,7 +138,8 @@ def act(ids: list[int], action: str, *, by: User, reason: str = "", expected: st
 
     ``expected``: the status the caller saw (the tab the rows were ticked in); a post whose
     status is no longer that is left alone. A pending post with a future publication time is
-    scheduled rather than published (a scheduled post goes live now). Writers are mailed when their post is published or sent back.
+    scheduled rather than published (a scheduled post goes live now). Writers are mailed when
+    their post is published or sent back.
 
     ``commit=False`` (deleting only): leave the transaction open for the caller, who then
     calls ``after_delete(outcome)`` once it committed.
