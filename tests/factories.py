@@ -57,13 +57,15 @@ def make_comment(post: Post, author: User | None = None, body: str = "Nice post.
 
 def wipe_content() -> None:
     """Delete every row (children first; the category tree leaf-up via NULL parents)."""
+    from blog.models import Activity
     from blog.models import ApiToken
     from blog.models import Category
+    from blog.models import PostViewDay
     from blog.models import post_tags
 
     db.session.execute(Comment.__table__.update().values(parent_id=None))
     db.session.execute(Category.__table__.update().values(parent_id=None))
-    for table in (Comment.__table__, post_tags, Post.__table__, Tag.__table__, Category.__table__,
+    for table in (Activity.__table__, PostViewDay.__table__, Comment.__table__, post_tags, Post.__table__, Tag.__table__, Category.__table__,
                   ApiToken.__table__, User.__table__):
         db.session.execute(table.delete())
     db.session.commit()

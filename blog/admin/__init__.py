@@ -4,3 +4,6 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__)
 
 from blog.admin import views  # noqa: E402,F401
+from blog.admin import activity_views  # noqa: E402,F401
+from blog.admin import post_views  # noqa: E402,F401
+from blog.admin import user_views  # noqa: E402,F401

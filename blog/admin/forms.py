@@ -11,6 +11,8 @@ from wtforms.validators import DataRequired
 from wtforms.validators import Length
 from wtforms.validators import Optional
 
+from blog.models.user import ROLES
+from blog.services.review import TABS as REVIEW_TABS
 from blog.services.taxonomy import MAX_CATEGORY_DESCRIPTION
 from blog.services.taxonomy import MAX_CATEGORY_NAME
 
@@ -75,3 +77,70 @@ class BulkModerationForm(FlaskForm):
     ids = SelectMultipleField(coerce=int, validate_choice=False)
     action = SelectField(choices={"approve": "Approve", "reject": "Reject", "spam": "Spam"},
                          validators=[DataRequired()])
+
+
+def _optional_int(value) -> int | None:
+    """An optional id from the query string: anything but a whole number means "any"."""
+    try:
+        return int(value) if value not in (None, "", "None") else None
+    except (TypeError, ValueError):
+        return None
+
+
+class PostFilterForm(Form):
+    """The /admin/posts filters, read from the query string (GET: no CSRF token). Nonsense falls back to defaults."""
+
+    status = SelectField("Status", choices={s: s.capitalize() for s in REVIEW_TABS}, default="pending")
+    q = StringField("Title contains", filters=[_strip])
+    author = StringField("Author (username)", filters=[_strip])
+    category = SelectField("Category", coerce=_optional_int, validate_choice=False, default=None)
+
+    def __init__(self, *args, categories: list[tuple[int, str]] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.status.data not in REVIEW_TABS:
+            self.status.data = "pending"
+        self.category.choices = [("", "Any category"), *categories]
+        self.q.data = (self.q.data or "")[:200]
+        self.author.data = (self.author.data or "")[:40]
+
+
+class PostActionForm(FlaskForm):
+    """One action on one post or on the ticked ones (``ids``); ``expected`` is the tab they were shown in."""
+
+    ids = SelectMultipleField(coerce=int, validate_choice=False)
+    action = SelectField(choices={"publish": "Publish", "send_back": "Send back", "archive": "Archive",
+                                  "delete": "Delete"}, validators=[Optional()])
+    reason = TextAreaField("Note to the writer", filters=[_strip], validators=[Optional(), Length(max=2000)])
+    expected = StringField(validators=[Optional()])
+
+
+class UserFilterForm(Form):
+    """The /admin/users filters (GET)."""
+
+    q = StringField("Name or email contains", filters=[_strip])
+    role = SelectField("Role", choices={"": "Any role", **{r: r.capitalize() for r in ROLES}}, default="",
+                       validate_choice=False)
+    verified = SelectField("Email", choices={"": "Verified or not", "yes": "Verified", "no": "Not verified"},
+                           default="", validate_choice=False)
+    active = SelectField("Account", choices={"": "Active or not", "yes": "Active", "no": "Deactivated"},
+                         default="", validate_choice=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.q.data = (self.q.data or "")[:254]
+        for name, allowed in (("role", ROLES), ("verified", ("yes", "no")), ("active", ("yes", "no"))):
+            if getattr(self, name).data not in allowed:
+                getattr(self, name).data = ""
+
+
+class UserRoleForm(FlaskForm):
+    role = SelectField("Role", choices={r: r.capitalize() for r in ROLES})
+
+
+class UserDeleteForm(FlaskForm):
+    posts = SelectField("Their posts", choices={"reassign": "Give them to another user", "delete": "Delete them"})
+    reassign_to = StringField("Give them to (username)", filters=[_strip], validators=[Optional(), Length(max=40)])
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only needs the CSRF token."""

@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 from blog.admin import bp
 from blog.admin.forms import BulkModerationForm
 from blog.admin.forms import CategoryForm
+from blog.admin.forms import QUEUE_STATUSES
 from blog.admin.forms import CommentFilterForm
 from blog.auth.forms import apply_errors
 from blog.models import Comment
@@ -33,10 +34,15 @@ from blog.services.errors import Invalid
 
 
 @bp.get("/")
-@role_required("admin")
+@role_required("moderator")
 def dashboard() -> Response:
-    """Counts at a glance, and the way to each admin page."""
-    return render("admin/dashboard.html", counts=stats.site_counts())
+    """Queues first, then counts that link to what they count, 30-day charts and the week's most-read posts.
+
+    Moderators see the moderation parts; admins everything.
+    """
+    admin = current_user.has_role("admin")
+    return render("admin/dashboard.html", counts=stats.site_counts(),
+                  charts=stats.charts(admin=admin), most_read=stats.most_read(), admin=admin)
 
 
 @bp.get("/categories")
@@ -139,14 +145,33 @@ def moderation_queue() -> Response:
 @bp.post("/comments/<int:comment_id>/<any(approve, reject, spam):action>")
 @role_required("author")
 def moderate_comment(comment_id: int, action: str) -> Response:
-    """Approve, reject or mark as spam one comment; htmx swaps its row, showing the new status."""
+    """Approve, reject or mark as spam one comment; with htmx its row leaves a list it no longer matches.
+
+    ``status`` (the list the row was shown in) guards against acting on a comment someone else
+    changed a moment ago: then nothing changes and the row comes back in its current state.
+    """
     comment = _moderatable(comment_id)
-    comments.moderate(comment, action, by=current_user)
+    listed = _listed_status()
+    outcome = comments.moderate_many([comment_id], action, by=current_user, expected=listed)
+    comment = comments.get(comment_id)
+    if outcome.done:
+        message = DONE[action].format(f"the comment by {_author_name(comment)}")
+    else:
+        message = f"Not changed: the comment by {_author_name(comment)} is {comment.status} now."
     if wants_fragment():
+        if outcome.done and listed and comment.status != listed:  # no longer what this list shows
+            return _with_pending_count(render("admin/comments.html", block="comment_done", comment=comment,
+                                              message=message, back=_back()))
         return _with_pending_count(render("admin/comments.html", block="comment_row", comment=comment,
-                                          back=_back(), select_all=False))
-    flash(DONE[action].format(f"the comment by {_author_name(comment)}"))
+                                          back=_back(), select_all=False, listed=listed, message=None if outcome.done else message))
+    flash(message)
     return redirect_to(_back())
+
+
+def _listed_status() -> str | None:
+    """The status of the list a form was posted from (None when it came from elsewhere)."""
+    status = request.form.get("status")
+    return status if status in QUEUE_STATUSES else None
 
 
 @bp.post("/comments/<int:comment_id>/delete")
@@ -160,7 +185,7 @@ def delete_comment(comment_id: int) -> Response:
         if kept is None:  # an empty 200: htmx swaps the row for nothing
             return _with_pending_count(make_response(""))
         return _with_pending_count(render("admin/comments.html", block="comment_row", comment=kept,
-                                          back=_back(), select_all=False))
+                                          back=_back(), select_all=False, listed=_listed_status(), message=None))
     flash(f"Deleted the comment by {author}.")
     return redirect_to(_back())
 
@@ -174,10 +199,10 @@ def bulk_moderate() -> Response:
         abort(400, "Choose approve, reject or spam, for comments given by number.")
     ids = list(dict.fromkeys(form.ids.data or []))
     if ids:
-        done = comments.moderate_many(ids, form.action.data, by=current_user)
-        message = DONE[form.action.data].format(_comments(len(done)))
-        if len(done) < len(ids):
-            message += f" {_comments(len(ids) - len(done)).capitalize()} left alone: not yours to moderate, or gone."
+        outcome = comments.moderate_many(ids, form.action.data, by=current_user, expected=_listed_status())
+        message = DONE[form.action.data].format(_comments(len(outcome.done)))
+        if outcome.skipped:
+            message += f" Left alone: {comments.describe_skipped(outcome.skipped)}."
         flash(message)
     else:
         flash("Tick the comments to act on first.")
@@ -219,9 +244,9 @@ def _with_pending_count(response: Response) -> Response:
 def _queue_page(args: MultiDict, select_all: bool = False) -> Response:
     """The queue page for the filters in ``args`` (status, post, page), or its ``queue`` block for htmx."""
     filters = CommentFilterForm(args)
-    filters.offer_posts(comments.queue_posts(current_user, filters.status.data, filters.post.data))
     query = {"status": filters.status.data, "post": filters.post.data or None}  # for every link on the page
     page = comments.queue(current_user, filters.status.data, filters.post.data, page_number(args=args))
+    filters.offer_posts(comments.queue_posts(current_user, filters.status.data, filters.post.data, page.items))
     back = url_for("admin.comments", page=page.page if page.page > 1 else None, **query)
     return render("admin/comments.html", block="queue", page=page, filters=filters, query=query, back=back,
-                  select_all=select_all)
+                  select_all=select_all, listed=filters.status.data, message=None)

@@ -10,7 +10,10 @@ from blog.extensions import limiter
 from blog.services import comments
 from blog.services import posts
 from blog.services.comments import ThreadNode
+from blog.models.comment import COMMENT_STATUSES
 from blog.services.errors import Invalid
+from blog.services.errors import NotAllowed
+from blog.services.errors import NotFound
 
 
 def _commenter_key() -> str:
@@ -56,3 +59,41 @@ def create_comment(slug: str) -> Response:
     # Spam is not announced as such: like the web form, it just "waits for a moderator".
     status = "approved" if outcome.published else "pending"
     return schemas.respond(schemas.comment_json(outcome.comment, parent_id, status=status), 201)
+
+
+# --- the moderation queue (moderators, and a post's author for its comments) -----------------
+
+@bp.get("/comments")
+def moderation_queue() -> Response:
+    """Comments in ``status`` (default pending), newest first: all for moderators, their posts' for authors."""
+    caller = auth.required()
+    if not caller.has_role("author"):
+        raise NotAllowed("Only moderators, and authors for their own posts, moderate comments.")
+    page, per_page = schemas.page_args()
+    status = schemas.choice_arg("status", COMMENT_STATUSES, default="pending")
+    found = comments.queue(caller, status, schemas.text_arg("post"), page, per_page=per_page)
+    if page > 1 and page > found.page:  # as for posts: a page past the last one does not exist
+        raise NotFound("There is no such page of comments.")
+    return schemas.respond(schemas.list_json([schemas.moderation_comment_json(c) for c in found.items], found))
+
+
+@bp.patch("/comments/<id>")
+def moderate_comment(id: str) -> Response:  # noqa: A002 - the documented path parameter's name
+    """Set a comment's status to approved, rejected or spam; answers the comment as it now is."""
+    caller = auth.required()
+    if not (id.isascii() and id.isdigit()) or len(id) > 10:
+        raise NotFound("There is no such comment.")
+    comment_id = int(id)
+    comment = comments.get(comment_id)
+    if not comments.can_moderate(caller, comment.post):
+        raise NotAllowed("Only moderators and the post's author moderate its comments.")
+    data = schemas.json_body()
+    errors = schemas.unknown(data, schemas.COMMENT_PATCH_FIELDS)
+    status = schemas.string(data, "status", errors)
+    if "status" not in errors and status not in schemas.MODERATION_STATUSES:
+        errors["status"] = [f"Must be one of: {', '.join(schemas.MODERATION_STATUSES)}."]
+    if errors:
+        raise Invalid("Some fields are not valid; nothing was changed.", errors)
+    # Setting the status it already has changes nothing and answers the comment as it is.
+    comments.moderate_many([comment_id], schemas.MODERATION_STATUSES[status], by=caller)
+    return schemas.respond(schemas.moderation_comment_json(comments.get(comment_id)))

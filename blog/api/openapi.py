@@ -204,6 +204,80 @@ SCHEMAS: dict[str, dict] = {
 }
 SCHEMAS["PostPatch"]["properties"] = SCHEMAS["PostInput"]["properties"]
 
+
+def _page_of(item: str, description: str) -> dict:
+    return {
+        "type": "object",
+        "required": ["items", "page", "per_page", "total", "pages"],
+        "additionalProperties": False,
+        "properties": {
+            "items": {"type": "array", "items": ref(item), "description": description},
+            "page": {"type": "integer", "minimum": 1},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": schemas.MAX_PER_PAGE},
+            "total": _COUNT,
+            "pages": _COUNT,
+        },
+    }
+
+
+# Administration (admins: users; moderators and a post's author: the comment queue).
+SCHEMAS.update({
+    "AdminUser": {
+        "type": "object",
+        "description": "A user as admins see them (with the email address and the account's state).",
+        "required": ["username", "url", "email", "role", "active", "email_confirmed", "post_count", "comment_count",
+                     "created_at"],
+        "additionalProperties": False,
+        "properties": {
+            "username": {"type": "string"},
+            "url": {**_LINK, "description": "Their public profile page."},
+            "email": {"type": "string"},
+            "role": {"enum": ["reader", "author", "moderator", "admin"]},
+            "active": {"type": "boolean", "description": "False: deactivated (cannot log in; content kept)."},
+            "email_confirmed": {"type": "boolean"},
+            "post_count": {**_COUNT, "description": "Posts of any status."},
+            "comment_count": _COUNT,
+            "created_at": _TIME,
+        },
+    },
+    "AdminUserList": _page_of("AdminUser", "Newest first."),
+    "UserPatch": {
+        "type": "object",
+        "description": ("Change a role and/or deactivate or reactivate. Nobody changes themselves, and the last "
+                        "active admin cannot be demoted or deactivated (403). A role change or a deactivation "
+                        "revokes the user's API tokens; a deactivated user is signed out everywhere."),
+        "additionalProperties": False,
+        "properties": {
+            "role": {"enum": ["reader", "author", "moderator", "admin"]},
+            "active": {"type": "boolean"},
+        },
+    },
+    "ModerationComment": {
+        "type": "object",
+        "required": ["id", "post", "parent_id", "author", "body", "html", "status", "removed", "created_at"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "post": {"type": "object", "required": ["slug", "title", "url"], "additionalProperties": False,
+                     "properties": {"slug": {"type": "string"}, "title": {"type": "string"}, "url": _LINK}},
+            "parent_id": _nullable("integer"),
+            "author": {"oneOf": [ref("Author"), {"type": "null"}], "description": "Null when the account was deleted."},
+            "body": {"type": "string"},
+            "html": {"type": "string"},
+            "status": {"enum": ["pending", "approved", "rejected", "spam"]},
+            "removed": {"type": "boolean"},
+            "created_at": _TIME,
+        },
+    },
+    "ModerationCommentList": _page_of("ModerationComment", "Newest first."),
+    "CommentPatch": {
+        "type": "object",
+        "required": ["status"],
+        "additionalProperties": False,
+        "properties": {"status": {"enum": ["approved", "rejected", "spam"]}},
+    },
+})
+
 _RATE_HEADERS = {
     "X-RateLimit-Limit": {"description": "Requests allowed in the window (100 an hour per token).",
                           "schema": {"type": "integer"}},
@@ -224,8 +298,8 @@ ERRORS = {
     "401": _error("No token, or one that is unknown, expired or revoked.", headers={
         "WWW-Authenticate": {"required": True, "description": "Bearer, with error=\"invalid_token\" when one was refused.",
                              "schema": {"type": "string"}}}),
-    "403": _error("Not allowed: someone else's post, or an unconfirmed email address."),
-    "404": _error("No such post, comment thread or user, or a draft you may not see."),
+    "403": _error("Not allowed: someone else's post, an unconfirmed email address, or a moderator's or admin's task."),
+    "404": _error("No such post, comment or user, or a draft you may not see."),
     "409": _error("The slug belongs to another post."),
     "413": _error("The body is larger than the site accepts (MAX_CONTENT_LENGTH)."),
     "415": _error("The body is not sent as application/json."),
@@ -302,10 +376,13 @@ PATHS = {
                 _query("category", "Only posts in this category or its sub-categories (slug); 404 when unknown.",
                        {"type": "string"}),
                 _query("q", "Full-text search over title, body and tags, best match first.", {"type": "string"}),
+                _query("status", "Moderators and admins only (403 otherwise, 401 without a token): posts in this "
+                       "status by any author; pending is the review queue, longest-waiting first. Not with tag "
+                       "or q (422).", {"enum": list(STATUSES), "default": "published"}),
                 _IF_NONE_MATCH,
             ],
             "responses": {"200": _ok("A page of posts.", "PostList", headers=_ETAG), **_NOT_MODIFIED,
-                          **_errors("401", "404", "422", "429")},
+                          **_errors("401", "403", "404", "422", "429")},
         },
         "post": {
             "operationId": "createPost",
@@ -387,15 +464,75 @@ PATHS = {
                           **_errors("400", "401", "403", "404", "413", "415", "422", "429")},
         },
     },
-    "/users/{username}": {"get": {
-        "operationId": "getUser",
-        "summary": "A public profile",
+    "/users": {"get": {
+        "operationId": "listUsers",
+        "summary": "Admins: every user, newest first",
         "tags": ["users"],
-        "security": OPTIONAL,
+        "security": BEARER,
+        "parameters": [
+            _query("page", "Page number, from 1.", {"type": "integer", "minimum": 1, "maximum": schemas.MAX_PAGE,
+                                                     "default": 1}),
+            _query("per_page", "Users per page; more than 100 gives 100.", {"type": "integer", "minimum": 1}),
+            _query("q", "Name or email contains this.", {"type": "string"}),
+            _query("role", "Only this role.", {"enum": ["reader", "author", "moderator", "admin"]}),
+            _query("verified", "Only verified (true) or unverified (false) addresses.", {"enum": ["true", "false"]}),
+            _query("active", "Only active (true) or deactivated (false) accounts.", {"enum": ["true", "false"]}),
+            _IF_NONE_MATCH,
+        ],
+        "responses": {"200": _ok("A page of users.", "AdminUserList", headers=_ETAG), **_NOT_MODIFIED,
+                      **_errors("401", "403", "422", "429")},
+    }},
+    "/users/{username}": {
         "parameters": [{"name": "username", "in": "path", "required": True, "schema": {"type": "string"},
-                        "examples": {"user": {"value": "alice"}}}, _IF_NONE_MATCH],
-        "responses": {"200": _ok("The profile.", "User", headers=_ETAG), **_NOT_MODIFIED,
-                      **_errors("401", "404", "429")},
+                        "examples": {"user": {"value": "alice"}}}],
+        "get": {
+            "operationId": "getUser",
+            "summary": "A public profile",
+            "tags": ["users"],
+            "security": OPTIONAL,
+            "parameters": [_IF_NONE_MATCH],
+            "responses": {"200": _ok("The profile.", "User", headers=_ETAG), **_NOT_MODIFIED,
+                          **_errors("401", "404", "429")},
+        },
+        "patch": {
+            "operationId": "updateUser",
+            "summary": "Admins: change a user's role or deactivate them",
+            "tags": ["users"],
+            "security": BEARER,
+            "requestBody": _body("UserPatch"),
+            "responses": {"200": _ok("The user as they now are.", "AdminUser", headers=_ETAG),
+                          **_errors("400", "401", "403", "404", "413", "415", "422", "429")},
+        },
+    },
+    "/comments": {"get": {
+        "operationId": "listModerationQueue",
+        "summary": "The comment moderation queue",
+        "description": "Moderators and admins see every comment; authors those on their own posts; readers get 403.",
+        "tags": ["comments"],
+        "security": BEARER,
+        "parameters": [
+            _query("page", "Page number, from 1.", {"type": "integer", "minimum": 1, "maximum": schemas.MAX_PAGE,
+                                                     "default": 1}),
+            _query("per_page", "Comments per page; more than 100 gives 100.", {"type": "integer", "minimum": 1}),
+            _query("status", "Comments in this status.", {"enum": ["pending", "approved", "rejected", "spam"],
+                                                         "default": "pending"}),
+            _query("post", "Only comments on this post (its slug).", {"type": "string"}),
+            _IF_NONE_MATCH,
+        ],
+        "responses": {"200": _ok("A page of comments.", "ModerationCommentList", headers=_ETAG), **_NOT_MODIFIED,
+                      **_errors("401", "403", "404", "422", "429")},
+    }},
+    "/comments/{id}": {"patch": {
+        "operationId": "moderateComment",
+        "summary": "Approve, reject or mark a comment as spam",
+        "description": "Moderators, and the post's author for its comments. Setting the status it has changes nothing.",
+        "tags": ["comments"],
+        "security": BEARER,
+        "parameters": [{"name": "id", "in": "path", "required": True,
+                        "schema": {"type": "integer", "minimum": 1}, "examples": {"comment": {"value": 1}}}],
+        "requestBody": _body("CommentPatch"),
+        "responses": {"200": _ok("The comment as it now is.", "ModerationComment", headers=_ETAG),
+                      **_errors("400", "401", "403", "404", "413", "415", "422", "429")},
     }},
     "/openapi.json": {"get": {
         "operationId": "openapi",

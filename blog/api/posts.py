@@ -10,9 +10,11 @@ from blog.api import schemas
 from blog.extensions import db
 from blog.models import Post
 from blog.models import User
+from blog.models.post import STATUSES
 from blog.services import comments
 from blog.services import fulltext
 from blog.services import posts
+from blog.services import review
 from blog.services import taxonomy
 from blog.services.errors import Conflict
 from blog.services.errors import Invalid
@@ -22,10 +24,16 @@ from blog.services.posts import PostInput
 
 @bp.get("/posts")
 def list_posts() -> Response:
-    """Published posts, newest first, by page; filtered by tag or category slug, or searched with ``q``."""
-    auth.user()  # a bad token is a 401 even where guests may read
+    """Published posts, newest first, by page; filtered by tag or category slug, or searched with ``q``.
+
+    Moderators may ask for another ``status`` (``pending``: the review queue, longest-waiting first).
+    """
+    caller = auth.user()  # a bad token is a 401 even where guests may read
     page, per_page = schemas.page_args()
+    status = schemas.choice_arg("status", STATUSES, default="published")
     tag_slug, category_slug, q = schemas.text_arg("tag"), schemas.text_arg("category"), schemas.text_arg("q")
+    if status != "published":
+        return _by_status(caller, status, page, per_page, category_slug, tag_slug or q)
     tag = taxonomy.get_tag(tag_slug) if tag_slug else None
     category = taxonomy.get_category(category_slug) if category_slug else None
     if q:
@@ -38,6 +46,23 @@ def list_posts() -> Response:
     else:
         payload = schemas.pagination_json(posts.published(page, per_page, tag=tag, category=category))
     return schemas.respond(payload)
+
+
+def _by_status(caller: User | None, status: str, page: int, per_page: int, category_slug: str,
+               searched: str) -> Response:
+    """Moderators' view of the posts in ``status`` (any author), as the review queue orders them."""
+    if caller is None:
+        raise auth.unauthorized(auth.NO_TOKEN)
+    review.check_reviewer(caller)
+    if searched:
+        raise Invalid("tag and q search published posts only.",
+                      {"status": ["Leave out tag and q, or ask for published posts."]})
+    category = taxonomy.get_category(category_slug) if category_slug else None
+    found = review.listing(caller, review.Filters(status=status, category=category.id if category else None),
+                           page, per_page, with_tags=True)
+    if page > 1 and page > found.page:
+        raise NotFound("There is no such page of posts.")
+    return schemas.respond(schemas.pagination_json(found))
 
 
 @bp.post("/posts")

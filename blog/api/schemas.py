@@ -345,3 +345,70 @@ def comment_counts(post_ids: list[int]) -> dict[int, int]:
                                                     Comment.deleted_at.is_(None))
         .group_by(Comment.post_id))
     return {post_id: count for post_id, count in rows}
+
+
+# --- administration (issue 13): users for admins, the comment queue for moderators ------------
+
+USER_PATCH_FIELDS = ("role", "active")
+COMMENT_PATCH_FIELDS = ("status",)
+#: What a moderator may set a comment to over the API, and the action that sets it.
+MODERATION_STATUSES = {"approved": "approve", "rejected": "reject", "spam": "spam"}
+
+
+def choice_arg(name: str, allowed: tuple[str, ...], default: str = "") -> str:
+    """A query-string value that must be one of ``allowed`` (or absent: ``default``). Raises Invalid."""
+    value = text_arg(name)
+    if not value:
+        return default
+    if value not in allowed:
+        raise Invalid("The query is not valid.", {name: [f"Must be one of: {', '.join(allowed)}."]})
+    return value
+
+
+def boolean(data: dict, name: str, errors: dict[str, list[str]]) -> bool | None:
+    """``data[name]`` as true/false (None when absent); anything else is an error."""
+    if name not in data:
+        return None
+    value = data[name]
+    if not isinstance(value, bool):
+        errors[name] = ["Must be true or false."]
+        return None
+    return value
+
+
+def admin_user_json(user: User, posts: int, comments: int) -> dict:
+    """A user as admins see them: the public profile's name and role, and the account's state."""
+    return {
+        "username": user.username,
+        "url": absolute(url_for("users.profile", username=user.username)),
+        "email": user.email,
+        "role": user.role,
+        "active": bool(user.is_active),
+        "email_confirmed": bool(user.email_confirmed),
+        "post_count": posts,
+        "comment_count": comments,
+        "created_at": timestamp(user.created_at),
+    }
+
+
+def moderation_comment_json(comment: Comment) -> dict:
+    """A comment in the moderation queue: any status, with the post it is on."""
+    removed = comment.is_removed
+    return {
+        "id": comment.id,
+        "post": {"slug": comment.post.slug, "title": comment.post.title,
+                 "url": absolute(url_for("posts.detail", slug=comment.post.slug))},
+        "parent_id": comment.parent_id,
+        "author": author_json(comment.author),
+        "body": "" if removed else comment.body,
+        "html": "" if removed else comment.html,
+        "status": comment.status,
+        "removed": removed,
+        "created_at": timestamp(comment.created_at),
+    }
+
+
+def list_json(items: list[dict], found: Pagination) -> dict:
+    """The list envelope of DESIGN.md around already-written items."""
+    return {"items": items, "page": found.page, "per_page": found.per_page, "total": found.total or 0,
+            "pages": found.pages}

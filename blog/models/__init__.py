@@ -1,4 +1,6 @@
 """The data model: one module per entity, re-exported here."""
+from blog.models.activity import Activity
+from blog.models.activity import PostViewDay
 from blog.models.base import utcnow
 from blog.models.comment import Comment
 from blog.models.mail import MailMessage
@@ -10,4 +12,4 @@ from blog.models.taxonomy import Tag
 from blog.models.token import ApiToken
 from blog.models.user import User
 
-__all__ = ["ApiToken", "Category", "Comment", "MailMessage", "Post", "PostRedirect", "Tag", "User", "post_tags", "utcnow"]
+__all__ = ["Activity", "ApiToken", "Category", "Comment", "MailMessage", "Post", "PostRedirect", "PostViewDay", "Tag", "User", "post_tags", "utcnow"]

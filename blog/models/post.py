@@ -41,6 +41,8 @@ class Post(db.Model):
         Index("ix_posts_status_published_at", "status", "published_at"),
         Index("ix_posts_category_status_published", "category_id", "status", "published_at"),
         Index("ix_posts_author_status_published", "author_id", "status", "published_at"),
+        # /admin/posts: each status tab by its latest change (the review queue by its oldest).
+        Index("ix_posts_status_updated_at", "status", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -256,7 +256,8 @@ def request_reset(email: str) -> None:
 
 # --- sessions -----------------------------------------------------------------------------
 
-def _bump_session_version(user: User) -> None:
+def expire_sessions(user: User) -> None:
+    """Raise ``user``'s session version inside the caller's transaction (``end_sessions`` commits)."""
     # One UPDATE with the arithmetic in SQL: two concurrent calls both count.
     db.session.execute(update(User).where(User.id == user.id)
                        .values(session_version=User.session_version + 1))
@@ -271,7 +272,7 @@ def end_sessions(user: User) -> None:
     everywhere", password changes, and by whatever deactivates a user or changes their role.
     API tokens are separate (``services.tokens``). Commits.
     """
-    _bump_session_version(user)
+    expire_sessions(user)
     db.session.commit()
 
 
@@ -295,7 +296,7 @@ def _set_password(user: User, password: str) -> None:
         raise Invalid("The new password is not acceptable.", {"password": problems})
     user.set_password(password)
     user.failed_logins, user.locked_until = 0, None
-    _bump_session_version(user)  # the new hash alone would do; the version says it outright
+    expire_sessions(user)  # the new hash alone would do; the version says it outright
     signals.password_changed.send(current_app._get_current_object(), user=user)
     db.session.commit()
 

@@ -11,6 +11,9 @@ from markupsafe import Markup
 from itsdangerous import BadSignature
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import literal
+from sqlalchemy import update
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -24,11 +27,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from blog import signals
 from blog.extensions import cache
 from blog.extensions import db
+from blog.models import Activity
 from blog.models import Comment
 from blog.models import Post
 from blog.models import User
 from blog.models import utcnow
 from blog.permissions import can_manage
+from blog.services import activity
 from blog.services import content
 from blog.services.errors import Invalid
 from blog.services.errors import NotAllowed
@@ -221,6 +226,8 @@ def add(post: Post, *, by: User, body: str, parent_id: int | None = None, token:
 
 def get(comment_id: int) -> Comment:
     """The comment with ``comment_id`` (its post and author loaded). Raises NotFound."""
+    if not 0 < comment_id <= MAX_ID:  # no row has it, and the database could not even bind it
+        raise NotFound("There is no such comment.")
     comment = db.session.scalar(select(Comment).options(joinedload(Comment.post), joinedload(Comment.author))
                                 .where(Comment.id == comment_id))
     if comment is None:
@@ -239,7 +246,8 @@ def moderate(comment: Comment, action: str, *, by: User) -> Comment:
         raise NotAllowed("Only moderators and the post's author moderate its comments.")
     if action not in MODERATION:
         raise Invalid("Unknown moderation action.")
-    _transition(comment, MODERATION[action])
+    if _transition(comment, MODERATION[action]):
+        _record(by, _ACTIVITY[action], comment)
     db.session.commit()
     _forget_widgets()
     return comment
@@ -262,20 +270,101 @@ def _transition(comment: Comment, new_status: str) -> bool:
     return bool(changed)
 
 
-def moderate_many(ids: list[int], action: str, *, by: User) -> list[Comment]:
-    """Apply one action to several comments; those ``by`` may not moderate are left alone."""
+#: A bulk request acts on at most this many comments.
+MAX_BULK = 1000
+#: Ids are 32-bit on every database we run; larger numbers name no row.
+MAX_ID = 2**31 - 1
+#: The statuses each action applies to: anything but the status it sets.
+ALLOWED_FROM = {action: tuple(s for s in ("pending", "approved", "rejected", "spam") if s != status)
+                for action, status in MODERATION.items()}
+_ACTIVITY = {"approve": "comment.approved", "reject": "comment.rejected", "spam": "comment.spam"}
+
+
+@dataclass
+class Moderated:
+    """What a moderation request did: the ids changed, and why the others were left alone."""
+
+    action: str
+    done: list[int] = field(default_factory=list)
+    #: Comment id -> "already approved", "not yours to moderate", "gone".
+    skipped: dict[int, str] = field(default_factory=dict)
+
+
+def moderate_many(ids: list[int], action: str, *, by: User, expected: str | None = None) -> Moderated:
+    """Apply one action to several comments with one guarded UPDATE, and record it in the history.
+
+    Only comments whose *current* status allows the action change (approving an approved
+    comment does nothing), and with ``expected`` (the list they were ticked in) only those still
+    in that status: a row someone approved a moment ago is not rejected by a stale bulk form.
+    Comments ``by`` may not moderate are left alone. Each one left alone is reported with why.
+
+    Raises:
+        Invalid: an unknown action, or more than MAX_BULK ids.
+    """
     if action not in MODERATION:
         raise Invalid("Unknown moderation action.")
-    rows = db.session.scalars(select(Comment).options(joinedload(Comment.post))
-                              .where(Comment.id.in_(ids[:500]))).all()
-    done = []
-    for comment in rows:
-        if can_moderate(by, comment.post):
-            _transition(comment, MODERATION[action])
-            done.append(comment)
+    ids = list(dict.fromkeys(ids))
+    if len(ids) > MAX_BULK:
+        raise Invalid(f"Moderate at most {MAX_BULK:,} comments at once.")
+    outcome = Moderated(action)
+    outcome.skipped = {comment_id: "gone" for comment_id in ids if not 0 < comment_id <= MAX_ID}
+    ids = [comment_id for comment_id in ids if comment_id not in outcome.skipped]
+    if not ids or by is None or not by.has_role("author"):
+        outcome.skipped.update({comment_id: "not yours to moderate" for comment_id in ids})
+        return outcome
+    allowed = [s for s in ALLOWED_FROM[action] if not expected or s == expected]
+    statement = update(Comment).where(Comment.id.in_(ids), Comment.status.in_(allowed))
+    if not by.has_role("moderator"):
+        statement = statement.where(Comment.post_id.in_(select(Post.id).where(Post.author_id == by.id)))
+    rows = db.session.execute(statement.values(status=MODERATION[action]).returning(Comment.id)
+                              .execution_options(synchronize_session=False)).all()
+    outcome.done = [row.id for row in rows]
+    if outcome.done:
+        # The history lines are written by the database from the rows themselves: one statement.
+        who = func.coalesce(User.username, "a deleted user")
+        lines = (select(literal(utcnow()), literal(by.id), literal(by.username), literal(_ACTIVITY[action]),
+                        Comment.post_id, Comment.id,
+                        literal("comment by ") + who + literal(" on “") + func.substr(Post.title, 1, 200) + literal("”"),
+                        literal(""))
+                 .join(Post, Post.id == Comment.post_id).outerjoin(User, User.id == Comment.author_id)
+                 .where(Comment.id.in_(outcome.done)))
+        db.session.execute(insert(Activity).from_select(
+            ["created_at", "actor_id", "actor_name", "action", "post_id", "comment_id", "subject", "detail"], lines))
+    if len(outcome.done) < len(ids):
+        _explain(ids, outcome, by)
+    if action == "approve" and outcome.done:
+        approved = db.session.scalars(select(Comment).options(joinedload(Comment.post), joinedload(Comment.author))
+                                      .where(Comment.id.in_(outcome.done), Comment.deleted_at.is_(None))).all()
+        for comment in approved:
+            signals.comment_approved.send(current_app._get_current_object(), comment=comment)
     db.session.commit()
     _forget_widgets()
-    return done
+    return outcome
+
+
+def _explain(ids: list[int], outcome: Moderated, by: User) -> None:
+    """Why each comment not changed was left alone (one query, only when some were)."""
+    done = set(outcome.done)
+    rest = [comment_id for comment_id in ids if comment_id not in done]
+    found = {row.id: row for row in db.session.execute(
+        select(Comment.id, Comment.status, Post.author_id).join(Post, Post.id == Comment.post_id)
+        .where(Comment.id.in_(rest)))}
+    for comment_id in rest:
+        row = found.get(comment_id)
+        if row is None:
+            outcome.skipped[comment_id] = "gone"
+        elif not (by.has_role("moderator") or row.author_id == by.id):
+            outcome.skipped[comment_id] = "not yours to moderate"
+        else:
+            outcome.skipped[comment_id] = f"already {row.status}"
+
+
+def describe_skipped(skipped: dict[int, str]) -> str:
+    """"2 already approved, 1 gone": what a bulk request left alone, for its message."""
+    reasons: dict[str, int] = {}
+    for reason in skipped.values():
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items(), key=lambda item: -item[1]))
 
 
 def delete(comment: Comment, *, by: User) -> Comment | None:
@@ -286,6 +375,8 @@ def delete(comment: Comment, *, by: User) -> Comment | None:
     """
     if not (by.id == comment.author_id or can_moderate(by, comment.post)):
         raise NotAllowed("You can only delete your own comments.")
+    if by.id != comment.author_id:  # a moderation act, not a writer taking back their words
+        _record(by, "comment.deleted", comment)
     has_replies = db.session.scalar(select(func.count()).select_from(Comment)
                                     .where(Comment.parent_id == comment.id)) > 0
     if has_replies:
@@ -297,6 +388,12 @@ def delete(comment: Comment, *, by: User) -> Comment | None:
     db.session.commit()
     _forget_widgets()
     return None
+
+
+def _record(by: User, action: str, comment: Comment) -> None:
+    who = comment.author.username if comment.author else "a deleted user"
+    activity.record(by, action, f"comment by {who} on “{comment.post.title[:200]}”", post_id=comment.post_id,
+                    comment_id=comment.id)
 
 
 def _forget_widgets() -> None:
@@ -313,25 +410,45 @@ def _visible_to(user: User, query: Select) -> Select:
     return query if user.has_role("moderator") else query.where(Post.author_id == user.id)
 
 
-def queue(user: User, status: str, post_slug: str, number: int) -> Pagination:
-    """One page of comments in ``status``, newest first, with authors and posts: a count and one query."""
-    query = (select(Comment).join(Comment.post)
-             .options(contains_eager(Comment.post), joinedload(Comment.author))
-             .where(Comment.status == status)
-             .order_by(Comment.created_at.desc(), Comment.id.desc()))
+def queue(user: User, status: str, post_slug: str, number: int, per_page: int = QUEUE_PER_PAGE) -> Pagination:
+    """One page of comments in ``status``, newest first, with authors and posts: three queries at any depth."""
+    from blog.services import paging
+
+    where = [Comment.status == status]
     if post_slug:
-        query = query.where(Post.slug == post_slug)
-    query = _visible_to(user, query)
-    page = db.paginate(query, page=number, per_page=QUEUE_PER_PAGE, error_out=False)
-    if page.pages and number > page.pages:  # past the end, e.g. once the last page was cleared
-        page = db.paginate(query, page=page.pages, per_page=QUEUE_PER_PAGE, error_out=False)
-    return page
+        where.append(Comment.post_id == select(Post.id).where(Post.slug == post_slug).scalar_subquery())
+    if not user.has_role("moderator"):
+        where.append(Comment.post_id.in_(select(Post.id).where(Post.author_id == user.id)))
+    # ix_comments_status_created_at gives this order without sorting.
+    ids = select(Comment.id).where(*where).order_by(Comment.created_at.desc(), Comment.id.desc())
+    rows = select(Comment).options(joinedload(Comment.post), joinedload(Comment.author))
+    return paging.paginate(ids=ids, count=select(func.count()).select_from(Comment).where(*where),
+                           load=lambda found: paging.in_order(rows, Comment.id, found), page=number, per_page=per_page)
 
 
-def queue_posts(user: User, status: str, selected: str) -> list[tuple[str, str]]:
-    """The posts with comments in ``status`` (and the selected one), as ``(slug, title)`` by title."""
-    with_comments = select(Comment.post_id).where(Comment.status == status)
-    query = select(Post.slug, Post.title).where(or_(Post.id.in_(with_comments), Post.slug == selected))
+#: The post filter offers the posts with most comments in the status, this many.
+QUEUE_POST_CHOICES = 50
+
+
+def queue_posts(user: User, status: str, selected: str, shown: list[Comment] = ()) -> list[tuple[str, str]]:
+    """The posts to filter the queue by, as ``(slug, title)`` by title, and always the selected one.
+
+    For the pending queue (small by nature), the QUEUE_POST_CHOICES posts with most pending comments.
+    For the other statuses (up to every comment ever written), the posts of the comments ``shown``
+    on this page: counting comments per post over all approved ones would cost seconds.
+    """
+    if status != "pending":
+        choices = {comment.post.slug: comment.post.title for comment in shown}
+        if selected and selected not in choices:
+            title = db.session.scalar(_visible_to(user, select(Post.title).where(Post.slug == selected)))
+            if title is not None:
+                choices[selected] = title
+        return sorted(choices.items(), key=lambda item: (item[1], item[0]))
+    busiest = select(Comment.post_id).where(Comment.status == status)
+    if not user.has_role("moderator"):
+        busiest = busiest.where(Comment.post_id.in_(select(Post.id).where(Post.author_id == user.id)))
+    busiest = busiest.group_by(Comment.post_id).order_by(func.count().desc()).limit(QUEUE_POST_CHOICES)
+    query = select(Post.slug, Post.title).where(or_(Post.id.in_(busiest), Post.slug == selected))
     rows = db.session.execute(_visible_to(user, query).order_by(Post.title, Post.id))
     return [(slug, title) for slug, title in rows]
 

@@ -469,12 +469,15 @@ def redirect_for(slug: str) -> str | None:
 
 
 def record_view(post: Post, *, user=None, user_agent: str = "") -> bool:
-    """Count a read: one atomic UPDATE, not for the post's author, not for obvious bots."""
+    """Count a read: one atomic UPDATE (and today's per-day row), not for the post's author, not for obvious bots."""
+    from blog.services import stats
+
     if user is not None and getattr(user, "is_authenticated", False) and user.id == post.author_id:
         return False
     if not user_agent or _BOTS.search(user_agent):
         return False
     db.session.execute(update(Post).where(Post.id == post.id).values(views=Post.views + 1))
+    stats.count_view(post.id)  # the dashboard's views chart and the week's most-read posts
     db.session.commit()
     return True
 

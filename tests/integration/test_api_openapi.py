@@ -124,6 +124,17 @@ def test_every_documented_operation_answers_as_documented(client, doc):
     assert call("get", f"{API}/users/ada", headers={"If-None-Match": profile.headers["ETag"]}).status_code == 304
     assert call("delete", f"{API}/posts/{slug}", headers=auth).status_code == 204
     assert call("delete", f"{API}/auth/token", headers=auth).status_code == 204
+    # Administration, as an admin (issue 13).
+    admin = {"Authorization": f"Bearer {tokens.issue(make_user(role='admin', username='root'))[0]}"}
+    assert call("get", f"{API}/users?role=author&q=ad&verified=true&active=true", headers=admin).status_code == 200
+    make_post(author, title="Waiting", status="pending")
+    assert call("get", f"{API}/posts?status=pending", headers=admin).status_code == 200
+    queue = call("get", f"{API}/comments?status=approved", headers=admin)
+    assert queue.status_code == 200 and queue.get_json()["items"]
+    comment_id = queue.get_json()["items"][0]["id"]
+    assert call("patch", f"{API}/comments/{comment_id}", headers=admin, json={"status": "spam"}).status_code == 200
+    assert call("patch", f"{API}/users/ada", headers=admin, json={"role": "moderator", "active": False}
+                ).status_code == 200
     documented = {operation["operationId"] for item in doc["paths"].values()
                   for method, operation in item.items() if method != "parameters"}
     assert called == documented
@@ -162,6 +173,14 @@ def test_every_error_status_answers_as_documented(client, app, doc):
         ("post", f"{API}/posts/owned/comments", {"headers": own, "json": {"body": ""}}, 422),
         ("post", f"{API}/auth/login", {"json": {}}, 422),
         ("get", f"{API}/posts?page=0", {}, 422),
+        ("get", f"{API}/users", {"headers": own}, 403),
+        ("get", f"{API}/users", {}, 401),
+        ("patch", f"{API}/users/nobody", {"headers": own, "json": {"role": "admin"}}, 403),
+        ("get", f"{API}/posts?status=pending", {"headers": own}, 403),
+        ("get", f"{API}/posts?status=pending", {}, 401),
+        ("get", f"{API}/posts?status=bogus", {}, 422),
+        ("get", f"{API}/comments?status=bogus", {"headers": own}, 422),
+        ("patch", f"{API}/comments/999999", {"headers": own, "json": {"status": "spam"}}, 404),
     ]
     for method, path, kwargs, status in cases:
         response = getattr(client, method)(path, **kwargs)
