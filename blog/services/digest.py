@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import exists
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -68,6 +69,12 @@ def week_key(now: datetime | None = None) -> str:
     local = (now or utcnow()).replace(tzinfo=UTC).astimezone(site_zone())
     year, week, _ = (local - timedelta(days=DIGEST_WEEKDAY, hours=DIGEST_HOUR)).isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def subscriber_count(frequency: str) -> int:
+    """Confirmed, unbounced addresses of one frequency (for progress bars)."""
+    return db.session.scalar(select(func.count(func.distinct(Subscriber.email))).where(
+        Subscriber.frequency == frequency, Subscriber.confirmed_at.is_not(None), Subscriber.bounced_at.is_(None))) or 0
 
 
 def digest_due(now: datetime | None = None) -> bool:
