@@ -78,7 +78,10 @@ def generate_sitemap(out: str | None) -> None:
     from blog.services import sitemap
 
     folder = out or str(Path(current_app.instance_path) / "static")
-    for path in sitemap.write(folder):
+    # URLs as the site builds them for a request to SITE_URL (a path prefix included).
+    with current_app.test_request_context("/", base_url=current_app.config["SITE_URL"]):
+        written = sitemap.write(folder)
+    for path in written:
         click.echo(f"Wrote {path}")
 
 

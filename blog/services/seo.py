@@ -24,12 +24,15 @@ DESCRIPTION_MAX = 160
 #: Open Graph's recommended size: the default image and the covers' og variant both have it.
 IMAGE_SIZE = (1200, 630)
 _TAGS = re.compile(r"<[^>]+>")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?])")
+_WORD = re.compile(r"\w[\w'’-]*")
 _SENTENCE = re.compile(r"^(.+?[.!?])(?:\s|$)", re.S)
 
 
 def plain_text(markup: str) -> str:
     """Sanitised post HTML as plain text (tags dropped, entities decoded, spaces collapsed)."""
-    return " ".join(html.unescape(_TAGS.sub(" ", markup or "")).split())
+    text = " ".join(html.unescape(_TAGS.sub(" ", markup or "")).split())
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text)  # "<a>see</a>." must not read "see ."
 
 
 def description(post: Post) -> str:
@@ -46,7 +49,7 @@ def description(post: Post) -> str:
 
 def word_count(post: Post) -> int:
     """Words in the post's text."""
-    return len(plain_text(post.html).split())
+    return len(_WORD.findall(plain_text(post.html)))
 
 
 def absolute(url: str) -> str:
