@@ -113,6 +113,17 @@ def clear_cache() -> None:
     click.echo("Cache cleared.")
 
 
+@click.command("recalculate-views")
+def recalculate_views() -> None:
+    """Recount every post's reads from the per-day counts (idempotent)."""
+    from blog.services import view_counts
+
+    started = time.perf_counter()
+    with click.progressbar(length=view_counts.post_count(), label="Recounting", show_pos=True) as bar:
+        changed = view_counts.recalculate(progress=bar.update)
+    click.echo(f"Recounted views: {changed} posts changed in {time.perf_counter() - started:.1f}s.")
+
+
 def register(app: Flask) -> None:
     """Attach the commands to ``app.cli``."""
     app.cli.add_command(create_admin)
@@ -121,3 +132,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(generate_sitemap)
     app.cli.add_command(send_digest)
     app.cli.add_command(clear_cache)
+    app.cli.add_command(recalculate_views)

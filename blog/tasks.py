@@ -152,3 +152,23 @@ def tidy_subscribers() -> int:
     from blog.services import subscriptions
 
     return subscriptions.purge_unconfirmed() + subscriptions.mark_bounced()
+
+
+@huey.task()
+@in_app_context
+def send_mail_batch(message_ids: list[int]) -> int:
+    """Deliver a batch of bulk mail (a digest's or new post's 500 addresses) in turn; how many went out.
+
+    A message that fails goes to ``send_mail`` with the delay the outbox asks for, so its retries
+    and back-off are the same as any mail's.
+    """
+    from blog.services import mail
+
+    sent = 0
+    for message_id in message_ids:
+        delay = mail.deliver(message_id)
+        if delay is None:
+            sent += 1
+        else:
+            send_mail.schedule((message_id,), delay=delay)
+    return sent

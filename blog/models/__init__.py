@@ -13,5 +13,6 @@ from blog.models.subscription import Subscriber
 from blog.models.subscription import SubscriptionDelivery
 from blog.models.token import ApiToken
 from blog.models.user import User
+from blog.models.views import PostViewDay
 
-__all__ = ["ApiToken", "Category", "Comment", "DigestRun", "MailMessage", "Post", "PostAnnouncement", "PostRedirect", "Subscriber", "SubscriptionDelivery", "Tag", "User", "post_tags", "utcnow"]
+__all__ = ["ApiToken", "Category", "Comment", "DigestRun", "MailMessage", "Post", "PostAnnouncement", "PostRedirect", "PostViewDay", "Subscriber", "SubscriptionDelivery", "Tag", "User", "post_tags", "utcnow"]

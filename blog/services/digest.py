@@ -207,6 +207,7 @@ def _send(key: str, frequency: str, posts: list[Post], *, compose: Callable, dry
             entry[0].add(scope)
             entry[1].append(subscriber_id)
         sent = skipped = 0
+        messages = []
         for email in emails:
             chosen_scopes, ids = followed.get(email, (set(), []))
             chosen = [post for post in posts if scopes[post.id] & chosen_scopes]
@@ -219,9 +220,13 @@ def _send(key: str, frequency: str, posts: list[Post], *, compose: Callable, dry
                 continue
             url = mail.absolute_url("subscriptions.unsubscribe", token=subscriptions.unsubscribe_token(email, ids))
             message = compose(email, chosen, url)
+            messages.append(message)
             db.session.add(SubscriptionDelivery(email=email, key=key, mail=message))
         if not dry_run:
             try:
+                db.session.flush()
+                # One queue task per batch instead of one per mail (SqliteHuey commits each enqueue).
+                mail.queue_in_bulk([message.id for message in messages])
                 db.session.commit()
             except IntegrityError:
                 # Another run mailed some of these addresses first: drop this batch and take it again,
@@ -231,6 +236,8 @@ def _send(key: str, frequency: str, posts: list[Post], *, compose: Callable, dry
                 if conflicts > 5:
                     raise
                 continue
+            if messages:
+                mail.enqueue_batch([message.id for message in messages])
         report.sent += sent
         report.skipped += skipped
         if progress:

@@ -80,6 +80,24 @@ def unsubscribe_headers(url: str) -> dict[str, str]:
     return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
+def queue_in_bulk(message_ids: list[int]) -> None:
+    """Bulk mail: these flushed messages are not queued one task each on commit; the caller queues
+    them with ``enqueue_batch`` once its transaction commits (one task per batch, not 10,000 tasks).
+    """
+    db.session.info.get(PENDING, set()).difference_update(message_ids)
+
+
+def enqueue_batch(message_ids: list[int]) -> None:
+    """Queue one task that delivers these committed messages in turn (failures go back to ``send_mail``'s
+    retries); if the queue is down, the periodic re-send finds them."""
+    from blog import tasks  # late, as in _enqueue
+
+    try:
+        tasks.send_mail_batch(list(message_ids))
+    except Exception:
+        log.exception("could not queue %s bulk mails", len(message_ids))
+
+
 def absolute_url(endpoint: str, **values) -> str:
     """An absolute URL for ``endpoint`` on SITE_URL, for links in mail (templates get it as ``absolute_url``).
 

@@ -27,6 +27,7 @@ from blog.models import Tag
 from blog.models import User
 from blog.services import content
 from blog.services import taxonomy
+from blog.services import view_counts
 from blog.services.errors import Conflict
 from blog.services.errors import Invalid
 from blog.services.errors import NotFound
@@ -411,6 +412,7 @@ def record_view(post: Post, *, user=None, user_agent: str = "") -> bool:
     if not user_agent or _BOTS.search(user_agent):
         return False
     db.session.execute(update(Post).where(Post.id == post.id).values(views=Post.views + 1))
+    view_counts.tally(post.id)  # the day's row: what `flask recalculate-views` totals again
     db.session.commit()
     return True
 

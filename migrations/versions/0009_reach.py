@@ -1,8 +1,8 @@
-"""reach: email subscribers, what each address was sent, pending new-post mails, digest runs, mail headers
+"""reach: email subscribers, what each address was sent, pending new-post mails, digest runs, mail headers, daily read counts
 
 Revision ID: 0009
 Revises: 0005
-Create Date: 2026-12-01 21:22:45.610904
+Create Date: 2026-12-01 21:39:09.459626
 
 """
 from alembic import op
@@ -75,6 +75,13 @@ def upgrade():
     with op.batch_alter_table('post_announcements', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_post_announcements_done_at'), ['done_at'], unique=False)
 
+    op.create_table('post_view_days',
+    sa.Column('post_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['post_id'], ['posts.id'], name=op.f('fk_post_view_days_post_id_posts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('post_id', 'day', name=op.f('pk_post_view_days'))
+    )
     with op.batch_alter_table('mail_messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('headers', sa.JSON(), nullable=False, server_default='{}'))
 
@@ -84,6 +91,7 @@ def downgrade():
     with op.batch_alter_table('mail_messages', schema=None) as batch_op:
         batch_op.drop_column('headers')
 
+    op.drop_table('post_view_days')
     with op.batch_alter_table('post_announcements', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_post_announcements_done_at'))
 

@@ -213,3 +213,35 @@ def test_archive_year_shows_month_headings_and_sidebar_links_the_index(client, s
     assert html.index('<h2 class="month-heading">May 2025</h2>') < html.index("In May")
     assert html.index("In May") < html.index('<h2 class="month-heading">March 2025</h2>')
     assert 'href="/archive">Every year and month</a>' in client.get("/").text
+
+
+def test_recalculate_views_recounts_from_the_day_rows_and_is_idempotent(app, client, runner):
+    from blog.models import PostViewDay
+
+    post = make_post(title="Read me")
+    legacy = make_post(title="Counted before day rows", views=40)
+    for _ in range(3):
+        client.get(f"/blog/{post.slug}", headers={"User-Agent": "Mozilla/5.0 Firefox"})
+    db.session.refresh(post)
+    assert post.views == 3
+    assert db.session.get(PostViewDay, (post.id, utcnow().date())).count == 3
+    post.views = 999  # a counter gone wrong
+    db.session.commit()
+    result = runner.invoke(args=["recalculate-views"])
+    assert result.exit_code == 0, result.output
+    assert "1 posts changed" in result.output
+    db.session.refresh(post)
+    db.session.refresh(legacy)
+    assert (post.views, legacy.views) == (3, 40)  # the legacy total is kept as a day row of its own
+    assert "0 posts changed" in runner.invoke(args=["recalculate-views"]).output
+    db.session.refresh(legacy)
+    assert legacy.views == 40
+
+
+def test_clear_cache_empties_the_shared_cache(app, runner):
+    from blog.extensions import cache
+
+    cache.set("something", 1)
+    result = runner.invoke(args=["clear-cache"])
+    assert result.exit_code == 0 and "Cache cleared." in result.output
+    assert cache.get("something") is None
