@@ -259,12 +259,15 @@ def purge_unconfirmed(now: datetime | None = None) -> int:
 def mark_bounced(now: datetime | None = None) -> int:
     """Mark addresses whose subscription mail the outbox gave up on (SMTP refused it every time); how many.
 
-    The outbox retries each mail with back-off up to MAIL_MAX_ATTEMPTS; after that the address is
-    skipped by every later run (``bounced_at``) instead of being tried again each week.
+    The outbox retries each mail with back-off up to MAIL_MAX_ATTEMPTS; when the server refused the
+    recipient every time, the address is skipped by every later run (``bounced_at``).
     """
+    # Only refusals of the recipient: a server that was down for hours gives up on mail too,
+    # and must not unsubscribe everyone.
     given_up = (select(SubscriptionDelivery.email)
                 .join(MailMessage, MailMessage.id == SubscriptionDelivery.mail_id)
-                .where(MailMessage.sent_at.is_(None), MailMessage.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]))
+                .where(MailMessage.sent_at.is_(None), MailMessage.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"],
+                       MailMessage.last_error.like("SMTPRecipientsRefused%")))
     result = db.session.execute(
         update(Subscriber).where(Subscriber.bounced_at.is_(None), Subscriber.email.in_(given_up))
         .values(bounced_at=now or utcnow()))

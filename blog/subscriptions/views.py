@@ -12,6 +12,7 @@ from blog.extensions import csrf
 from blog.extensions import limiter
 from blog.rendering import redirect_to
 from blog.rendering import render
+from blog.rendering import wants_fragment
 from blog.services import subscriptions
 from blog.services import taxonomy
 from blog.services.errors import Invalid
@@ -35,9 +36,15 @@ def _choices() -> list[tuple[str, str]]:
     return chosen
 
 
+#: The places a subscribe form sits (its id prefix comes back with it, so an htmx answer keeps it).
+FORM_IDS = ("subscribe-page", "sidebar-subscribe", "subscribe-after", "mine")
+
+
 def _form_values() -> dict[str, str]:
+    form_id = request.values.get("form_id", "")
     return {"email": request.values.get("email", "")[:320], "scope": request.values.get("scope", "all")[:120],
-            "frequency": request.values.get("frequency", "digest")}
+            "frequency": request.values.get("frequency", "digest"),
+            "form_id": form_id if form_id in FORM_IDS else "subscribe-page"}
 
 
 @bp.get("/subscribe")
@@ -63,9 +70,8 @@ def subscribe() -> Response:
         message = f"You are subscribed to {subscriptions.describe(subscriber)}."
     else:
         message = SENT.format(email=subscriber.email)
-    if request.headers.get("HX-Request"):
-        return render("subscriptions/subscribe.html", block="form", values={**values, "email": ""},
-                      choices=_choices(), errors={}, sent=message)
+    if wants_fragment():  # the form gives way to the answer, which takes the focus
+        return render("subscriptions/subscribe.html", block="sent_note", values=values, sent=message)
     flash(message)
     return redirect_to(url_for("subscriptions.subscribe_page"))
 

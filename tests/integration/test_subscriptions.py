@@ -126,9 +126,16 @@ def test_unknown_scope_or_frequency_is_a_form_error(app, client):
 
 
 def test_htmx_subscribe_swaps_the_form_with_the_answer(app, client):
-    response = subscribe(client, **{"HX-Request": "true"})
+    response = client.post("/subscribe", data={"email": "ann@example.com", "form_id": "sidebar-subscribe"},
+                           headers={"HX-Request": "true"})
     assert response.status_code == 200 and "<html" not in response.text
     assert "we sent a confirmation link to ann@example.com" in response.text and "autofocus" in response.text
+    assert 'id="sidebar-subscribe-form"' in response.text
+    bad = client.post("/subscribe", data={"email": "nope", "form_id": "subscribe-after"}, headers={"HX-Request": "true"})
+    assert bad.status_code == 422 and "<html" not in bad.text
+    assert 'id="subscribe-after-form"' in bad.text and 'aria-invalid="true"' in bad.text
+    odd = client.post("/subscribe", data={"email": "nope", "form_id": '"><script>'}, headers={"HX-Request": "true"})
+    assert 'id="subscribe-page-form"' in odd.text and "<script>" not in odd.text
 
 
 def test_fifty_subscribes_a_minute_from_one_address_are_rate_limited(app, client):
@@ -257,19 +264,49 @@ def test_scheduled_post_is_announced_when_it_goes_live(app):
     assert report.sent == 1 and report.key == f"post:{post.id}"
 
 
-def test_bounced_addresses_are_marked_and_skipped(app):
+@pytest.fixture
+def refusing_smtp(app):
+    """An SMTP server that refuses every recipient (550), as for an address that does not exist."""
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    class Refuse:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+            return "550 5.1.1 No such user"
+
+    port = free_port()
+    controller = Controller(Refuse(), hostname="127.0.0.1", port=port, server_hostname="localhost", ready_timeout=5)
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_MAX_ATTEMPTS=1)
+    yield
+    controller.stop()
+
+
+def test_bounced_addresses_are_marked_and_skipped(app, refusing_smtp):
     db.session.add(Subscriber(email="bad@example.com", scope="all", frequency="digest", confirmed_at=utcnow()))
     db.session.commit()
     make_post(title="Fresh", age_hours=1)
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=1)  # nothing listens: every attempt fails
     digest.send_digest()
     message = db.session.scalar(select(MailMessage))
-    assert message.sent_at is None and message.attempts >= 1
-    message.attempts = app.config["MAIL_MAX_ATTEMPTS"]  # the outbox's retries ran out
-    db.session.commit()
+    assert message.sent_at is None and message.last_error.startswith("SMTPRecipientsRefused")
     assert subscriptions.mark_bounced() == 1
     assert db.session.scalar(select(Subscriber)).bounced_at is not None
     assert digest.subscriber_count("digest") == 0
+    make_post(title="Next", age_hours=0)
+    assert digest.send_announcements() == []  # nothing pending for a digest subscriber either way
+
+
+def test_a_server_that_was_down_marks_nobody_bounced(app):
+    from tests.conftest import free_port
+
+    db.session.add(Subscriber(email="ok@example.com", scope="all", frequency="digest", confirmed_at=utcnow()))
+    db.session.commit()
+    make_post(title="Fresh", age_hours=1)
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_MAX_ATTEMPTS=1)  # nothing listens
+    digest.send_digest()
+    assert db.session.scalar(select(MailMessage)).sent_at is None
+    assert subscriptions.mark_bounced() == 0
 
 
 def test_signed_in_user_manages_their_subscriptions_on_their_profile(app, client, databases):
@@ -311,3 +348,36 @@ def test_comment_notifications_carry_one_click_unsubscribe(app):
     db.session.commit()
     [sent] = outbox(app)
     assert sent["List-Unsubscribe"] == "<http://localhost/auth/unsubscribe/t>" and message.headers
+
+
+def test_two_consumers_sending_the_same_digest_at_once_mail_each_address_once(app, monkeypatch):
+    import threading
+
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("in-memory SQLite has a single connection; two writers need PostgreSQL")
+    from sqlalchemy import insert
+
+    monkeypatch.setattr(digest, "BATCH", 40)
+    make_post(title="Fresh", age_hours=1)
+    now = utcnow()
+    db.session.execute(insert(Subscriber), [{"email": f"r{i:04d}@example.com", "scope": "all", "frequency": "digest",
+                                             "created_at": now, "confirmed_at": now} for i in range(300)])
+    db.session.commit()
+    reports, errors = [], []
+
+    def consumer() -> None:
+        try:
+            with app.app_context():
+                reports.append(digest.send_digest())
+        except Exception as exc:  # pragma: no cover - shown by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=consumer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sum(report.sent for report in reports) == 300
+    assert db.session.scalar(select(func.count()).select_from(MailMessage)) == 300
+    assert db.session.scalar(select(func.count(func.distinct(SubscriptionDelivery.email)))) == 300
