@@ -29,6 +29,7 @@ from sqlalchemy.orm import selectinload
 from blog.extensions import db
 from blog.models import Category
 from blog.models import DigestRun
+from blog.models import MailMessage
 from blog.models import Post
 from blog.models import PostAnnouncement
 from blog.models import Subscriber
@@ -208,6 +209,9 @@ def _send(key: str, frequency: str, posts: list[Post], *, compose: Callable, dry
             entry[1].append(subscriber_id)
         sent = skipped = 0
         messages = []
+        # Addresses that get the same posts get the same mail but for the unsubscribe link: it is
+        # rendered once per batch and post list, then copied with each address's own link.
+        rendered: dict[tuple[int, ...], tuple[MailMessage, str]] = {}
         for email in emails:
             chosen_scopes, ids = followed.get(email, (set(), []))
             chosen = [post for post in posts if scopes[post.id] & chosen_scopes]
@@ -219,14 +223,22 @@ def _send(key: str, frequency: str, posts: list[Post], *, compose: Callable, dry
                 report.recipients.append(email)
                 continue
             url = mail.absolute_url("subscriptions.unsubscribe", token=subscriptions.unsubscribe_token(email, ids))
-            message = compose(email, chosen, url)
+            same = rendered.get(tuple(post.id for post in chosen))
+            if same is None:
+                message = compose(email, chosen, url)
+                rendered[tuple(post.id for post in chosen)] = (message, url)
+            else:
+                message = _copy_for(same[0], same[1], email, url)
+                db.session.add(message)
             messages.append(message)
             db.session.add(SubscriptionDelivery(email=email, key=key, mail=message))
         if not dry_run:
             try:
                 db.session.flush()
                 # One queue task per batch instead of one per mail (SqliteHuey commits each enqueue).
-                mail.queue_in_bulk([message.id for message in messages])
+                # The ids are read now: after the commit every row is expired and would reload one by one.
+                message_ids = [message.id for message in messages]
+                mail.queue_in_bulk(message_ids)
                 db.session.commit()
             except IntegrityError:
                 # Another run mailed some of these addresses first: drop this batch and take it again,
@@ -236,13 +248,25 @@ def _send(key: str, frequency: str, posts: list[Post], *, compose: Callable, dry
                 if conflicts > 5:
                     raise
                 continue
-            if messages:
-                mail.enqueue_batch([message.id for message in messages])
+            if message_ids:
+                mail.enqueue_batch(message_ids)
         report.sent += sent
         report.skipped += skipped
         if progress:
             progress(len(emails))
         after = emails[-1]
+
+
+def _copy_for(message: MailMessage, url: str, email: str, own_url: str) -> MailMessage:
+    """``message`` for another address: the same text with that address's unsubscribe link.
+
+    The link is a signed token of URL-safe characters, so it reads the same in the text and the
+    (escaped) HTML part, and nothing else in the mail can contain it.
+    """
+    return MailMessage(kind=message.kind, recipient=email, subject=message.subject,
+                       text_body=message.text_body.replace(url, own_url),
+                       html_body=message.html_body.replace(url, own_url),
+                       headers=mail.unsubscribe_headers(own_url))
 
 
 def _compose_digest(email: str, posts: list[Post], unsubscribe_url: str, key: str):

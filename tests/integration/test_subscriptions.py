@@ -381,3 +381,21 @@ def test_two_consumers_sending_the_same_digest_at_once_mail_each_address_once(ap
     assert sum(report.sent for report in reports) == 300
     assert db.session.scalar(select(func.count()).select_from(MailMessage)) == 300
     assert db.session.scalar(select(func.count(func.distinct(SubscriptionDelivery.email)))) == 300
+
+
+def test_each_copy_of_a_digest_carries_its_own_unsubscribe_link(app):
+    for name in ("a", "b", "c"):
+        db.session.add(Subscriber(email=f"{name}@example.com", scope="all", frequency="digest", confirmed_at=utcnow()))
+    db.session.commit()
+    make_post(title="Shared", age_hours=1)
+    assert digest.send_digest().sent == 3
+    mails = outbox(app)
+    urls = [m["List-Unsubscribe"].strip("<>") for m in mails]
+    assert len(set(urls)) == 3
+    for message, url in zip(mails, urls):
+        text, html = message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()
+        assert url in text and url in html and "Shared" in text
+        assert not any(other in text or other in html for other in urls if other != url)
+    [b_url] = [url for message, url in zip(mails, urls) if message["To"] == "b@example.com"]
+    app.test_client().post(urlsplit(b_url).path)
+    assert sorted(s.email for s in db.session.scalars(select(Subscriber))) == ["a@example.com", "c@example.com"]
