@@ -53,10 +53,10 @@ def notify_about_comment(sender, comment: Comment, **extra) -> None:
             continue
         subject = (f"{commenter} replied to your comment on “{post.title}”" if kind == "comment_reply"
                    else f"{commenter} commented on “{post.title}”")
+        unsubscribe_url = mail.absolute_url("auth.unsubscribe", token=accounts.unsubscribe_token(user))
         mail.compose(kind, user.email, kind, subject, user=user, post=post, comment=comment,
                      commenter=commenter, excerpt=_excerpt(comment.body), comment_url=comment_url,
-                     unsubscribe_url=(url := mail.absolute_url("auth.unsubscribe", token=accounts.unsubscribe_token(user))),
-                     headers=mail.unsubscribe_headers(url))
+                     unsubscribe_url=unsubscribe_url, headers=mail.unsubscribe_headers(unsubscribe_url))
 
 
 def _excerpt(text: str, length: int = 400) -> str:

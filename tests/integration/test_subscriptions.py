@@ -77,6 +77,7 @@ def test_guest_weekly_digest_of_a_category_sent_once_and_one_click_unsubscribe(a
     assert url in text  # the plain link in the body is the same
 
     # RFC 8058: the mail client POSTs this body, with no cookie and no CSRF token.
+    app.config["WTF_CSRF_ENABLED"] = True
     answer = app.test_client().post(urlsplit(url).path, data={"List-Unsubscribe": "One-Click"})
     assert answer.status_code == 200 and "You are unsubscribed" in answer.text
     assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
@@ -339,15 +340,21 @@ def test_subscribe_forms_appear_in_the_sidebar_and_after_a_post(app, client, dat
 
 
 def test_comment_notifications_carry_one_click_unsubscribe(app):
-    from blog.services import mail
+    from blog.models import User
+    from blog.services import comments
 
-    message = mail.compose("comment_on_post", "x@example.com", "comment_on_post", "Hi", user=make_user(),
-                           post=make_post(), comment=None, commenter="Bo", excerpt="Hey", comment_url="http://localhost/",
-                           unsubscribe_url="http://localhost/auth/unsubscribe/t",
-                           headers=mail.unsubscribe_headers("http://localhost/auth/unsubscribe/t"))
-    db.session.commit()
+    author = make_user(role="author", email="ada@example.com")
+    post = make_post(author=author)
+    outcome = comments.add(post, by=make_user(role="moderator"), body="Fine engine.", token=comments.form_token())
+    assert outcome.published
     [sent] = outbox(app)
-    assert sent["List-Unsubscribe"] == "<http://localhost/auth/unsubscribe/t>" and message.headers
+    url = sent["List-Unsubscribe"].strip("<>")
+    assert url.startswith("http://localhost/auth/unsubscribe/") and url in sent.get_body(("plain",)).get_content()
+    assert sent["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # The one-click POST from the mail client: no session, no CSRF token, no confirmation page.
+    app.config["WTF_CSRF_ENABLED"] = True
+    app.test_client().post(urlsplit(url).path, data={"List-Unsubscribe": "One-Click"})
+    assert db.session.get(User, author.id).notify_comments is False
 
 
 def test_two_consumers_sending_the_same_digest_at_once_mail_each_address_once(app, monkeypatch):
