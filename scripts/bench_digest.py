@@ -39,7 +39,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def child(subscribers: int, workers: int) -> dict:
+def child(subscribers: int, workers: int, run_only: bool = False) -> dict:
     """One stack (its environment set by the parent): seed, run, deliver, run again."""
     from datetime import timedelta
 
@@ -68,10 +68,13 @@ def child(subscribers: int, workers: int) -> dict:
             db.session.execute(insert(Subscriber), rows[start:start + 2000])
         db.session.commit()
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = digest.send_digest()
-        run_seconds = time.perf_counter() - started
+        run_seconds, run_cpu = time.perf_counter() - started, time.process_time() - cpu
         queued = db.session.scalar(select(func.count()).select_from(MailMessage))
+        if run_only:
+            return {"subscribers": subscribers, "queued": queued, "run_s": round(run_seconds, 2),
+                    "run_cpu_s": round(run_cpu, 2), "run_per_s": round(report.sent / run_seconds)}
 
         env = dict(os.environ)
         consumer = subprocess.Popen([str(Path(sys.executable).parent / "huey_consumer"), "wsgi.huey", "--workers",
@@ -99,7 +102,7 @@ def child(subscribers: int, workers: int) -> dict:
         second = digest.send_digest()
         second_seconds = time.perf_counter() - started
         return {"subscribers": subscribers, "queued": queued, "run_s": round(run_seconds, 2),
-                "run_per_s": round(report.sent / run_seconds), "sent": sent, "deliver_s": round(deliver_seconds, 2),
+                "run_cpu_s": round(run_cpu, 2), "run_per_s": round(report.sent / run_seconds), "sent": sent, "deliver_s": round(deliver_seconds, 2),
                 "mails_per_s": round(sent / deliver_seconds, 1), "second_run_sent": second.sent,
                 "second_run_s": round(second_seconds, 2)}
 
@@ -109,10 +112,11 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL"))
+    parser.add_argument("--run-only", action="store_true", help="Time the run alone (no consumer, no delivery).")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.subscribers, args.workers)))
+        print(json.dumps(child(args.subscribers, args.workers, args.run_only)))
         return
 
     from aiosmtpd.controller import Controller
@@ -144,7 +148,7 @@ def main() -> None:
             before = Counter.received
             try:
                 out = subprocess.run([sys.executable, __file__, "--child", "--subscribers", str(args.subscribers),
-                                      "--workers", str(args.workers)], env=env, cwd=ROOT, capture_output=True,
+                                      "--workers", str(args.workers)] + (["--run-only"] if args.run_only else []), env=env, cwd=ROOT, capture_output=True,
                                      text=True, check=True)
             except subprocess.CalledProcessError as exc:
                 print(exc.stderr[-3000:], file=sys.stderr)
@@ -155,10 +159,16 @@ def main() -> None:
                     redis.wait()
             result = json.loads(out.stdout.strip().splitlines()[-1])
             result["smtp_received"] = Counter.received - before
+            load = os.getloadavg()[0]
+            if args.run_only:
+                print(f"{name}: {result['subscribers']} subscribers; run (rows + outbox + enqueue) {result['run_s']} s "
+                      f"= {result['run_per_s']}/s, {result['run_cpu_s']} s of app CPU (load average {load:.1f})")
+                continue
             print(f"{name}: {result['subscribers']} subscribers; run (rows + outbox + enqueue) {result['run_s']} s "
                   f"= {result['run_per_s']}/s; delivery with {args.workers} workers {result['deliver_s']} s = "
                   f"{result['mails_per_s']} mails/s ({result['smtp_received']} received by SMTP); second run the "
-                  f"same week sent {result['second_run_sent']} in {result['second_run_s']} s")
+                  f"same week sent {result['second_run_sent']} in {result['second_run_s']} s; run used "
+                  f"{result['run_cpu_s']} s of app CPU (load average {load:.1f})")
     finally:
         controller.stop()
 

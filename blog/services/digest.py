@@ -19,7 +19,6 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -192,14 +191,21 @@ def _send(key: str, frequency: str, posts: list[Post], *, compose: Callable, dry
     wanted = set().union(*scopes.values())
     eligible = (Subscriber.frequency == frequency, Subscriber.confirmed_at.is_not(None),
                 Subscriber.bounced_at.is_(None), Subscriber.scope.in_(wanted))
-    done = exists().where(SubscriptionDelivery.email == Subscriber.email, SubscriptionDelivery.key == key)
     after, conflicts = "", 0
     while True:
-        emails = list(db.session.scalars(
-            select(Subscriber.email).where(*eligible, Subscriber.email > after, ~done)
+        # Keyset pages of addresses, then the ones already mailed among them, each query on an index
+        # (a NOT EXISTS over the whole table made PostgreSQL re-scan it for every batch).
+        candidates = list(db.session.scalars(
+            select(Subscriber.email).where(*eligible, Subscriber.email > after)
             .group_by(Subscriber.email).order_by(Subscriber.email).limit(BATCH)))
-        if not emails:
+        if not candidates:
             return report
+        done = set(db.session.scalars(select(SubscriptionDelivery.email).where(
+            SubscriptionDelivery.key == key, SubscriptionDelivery.email.in_(candidates))))
+        emails = [email for email in candidates if email not in done]
+        if not emails:
+            after = candidates[-1]
+            continue
         rows = db.session.execute(select(Subscriber.email, Subscriber.id, Subscriber.scope)
                                   .where(*eligible, Subscriber.email.in_(emails))).all()
         followed: dict[str, tuple[set[str], list[int]]] = {}
@@ -253,8 +259,8 @@ def _send(key: str, frequency: str, posts: list[Post], *, compose: Callable, dry
         report.sent += sent
         report.skipped += skipped
         if progress:
-            progress(len(emails))
-        after = emails[-1]
+            progress(len(candidates))
+        after = candidates[-1]
 
 
 def _copy_for(message: MailMessage, url: str, email: str, own_url: str) -> MailMessage:
