@@ -72,6 +72,10 @@ class Config:
     SITE_NAME = os.environ.get("SITE_NAME") or "Inkwell"
     SITE_DESCRIPTION = os.environ.get("SITE_DESCRIPTION") or "Notes on building fast, humane software for the web."
     SITE_URL = (os.environ.get("SITE_URL") or "http://127.0.0.1:5000").rstrip("/")
+    #: The site's time zone (IANA name): the weekly digest goes out Mondays at 08:00 there.
+    SITE_TIMEZONE = os.environ.get("SITE_TIMEZONE") or "UTC"
+    #: An absolute URL or a path of the default Open Graph image; empty: one is drawn from SITE_NAME.
+    SITE_IMAGE = os.environ.get("SITE_IMAGE") or ""
     COMMENTS_REQUIRE_APPROVAL = _env_bool("COMMENTS_REQUIRE_APPROVAL", True)
     #: Commenters with this many approved comments skip the queue (0: never).
     COMMENTS_TRUSTED_AFTER = _env_int("COMMENTS_TRUSTED_AFTER", 3)

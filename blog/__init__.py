@@ -72,6 +72,7 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     from blog.auth import bp as auth_bp
     from blog.comments import bp as comments_bp
     from blog.posts import bp as posts_bp
+    from blog.subscriptions import bp as subscriptions_bp
     from blog.users import bp as users_bp
 
     app.register_blueprint(main_bp)
@@ -82,6 +83,7 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(posts_bp, url_prefix="/blog")
     app.register_blueprint(users_bp, url_prefix="/user")
+    app.register_blueprint(subscriptions_bp)
 
     from blog import handlers
 
@@ -180,6 +182,15 @@ def _register_template_helpers(app: Flask) -> None:
     app.add_template_global(media.avatar_url, "avatar_url")
     app.add_template_global(media.cover_urls, "cover_urls")
     app.add_template_global(can_manage, "can_manage")
+
+    from blog.services import seo
+
+    app.add_template_global(seo.default_image, "default_image")
+    app.add_template_global(seo.json_ld, "json_ld")
+    app.add_template_global(seo.website, "website_ld")
+    app.add_template_global(seo.blog_posting, "blog_posting_ld")
+    app.add_template_global(seo.breadcrumbs, "breadcrumbs_ld")
+    app.add_template_global(seo.description, "meta_description")
 
     from flask_login import current_user
 

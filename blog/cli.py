@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -65,11 +66,73 @@ def _reindex() -> None:
     click.echo(f"Indexed {count} published posts for search in {time.perf_counter() - started:.1f}s.")
 
 
+# --- reach: sitemap, digest, cache, view counts ---------------------------------------------
+
+@click.command("generate-sitemap")
+@click.option("--out", "out", default=None, type=click.Path(file_okay=False),
+              help="Folder to write sitemap.xml (and parts) and robots.txt into [default: instance/static].")
+def generate_sitemap(out: str | None) -> None:
+    """Write the same sitemap and robots.txt the site serves, for a static host."""
+    from flask import current_app
+
+    from blog.services import sitemap
+
+    folder = out or str(Path(current_app.instance_path) / "static")
+    # URLs as the site builds them for a request to SITE_URL (a path prefix included).
+    with current_app.test_request_context("/", base_url=current_app.config["SITE_URL"]):
+        written = sitemap.write(folder)
+    for path in written:
+        click.echo(f"Wrote {path}")
+
+
+@click.command("send-digest")
+@click.option("--dry-run", is_flag=True, help="Count who would get it; send and record nothing.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None,
+              help="Posts published since this date (site time zone) instead of since the last digest.")
+def send_digest(dry_run: bool, since) -> None:
+    """Send this week's email digest now (each address at most once a week, however often this runs)."""
+    from datetime import UTC
+
+    from blog.services import digest
+
+    start = since.replace(tzinfo=digest.site_zone()).astimezone(UTC).replace(tzinfo=None) if since else None
+    started = time.perf_counter()
+    with click.progressbar(length=digest.subscriber_count("digest"), label="Digest", show_pos=True) as bar:
+        report = digest.send_digest(since=start, dry_run=dry_run, progress=bar.update)
+    verb = "Would send" if dry_run else "Queued"
+    click.echo(f"{verb} {report.sent} digest mails ({report.posts} posts, week {report.key.split(':')[1]}, "
+               f"{report.skipped} subscribers with nothing new) in {time.perf_counter() - started:.1f}s.")
+
+
+@click.command("clear-cache")
+def clear_cache() -> None:
+    """Empty the shared cache (every process's cached widgets and pages)."""
+    from blog.extensions import cache
+
+    cache.clear()
+    click.echo("Cache cleared.")
+
+
+@click.command("recalculate-views")
+def recalculate_views() -> None:
+    """Recount every post's reads from the per-day counts (idempotent)."""
+    from blog.services import view_counts
+
+    started = time.perf_counter()
+    with click.progressbar(length=view_counts.post_count(), label="Recounting", show_pos=True) as bar:
+        changed = view_counts.recalculate(progress=bar.update)
+    click.echo(f"Recounted views: {changed} posts changed in {time.perf_counter() - started:.1f}s.")
+
+
 def register(app: Flask) -> None:
     """Attach the commands to ``app.cli``."""
     app.cli.add_command(create_admin)
     app.cli.add_command(seed_db)
     app.cli.add_command(reindex)
+    app.cli.add_command(generate_sitemap)
+    app.cli.add_command(send_digest)
+    app.cli.add_command(clear_cache)
+    app.cli.add_command(recalculate_views)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
 

@@ -8,6 +8,7 @@ from blog.models import Comment
 from blog.models import Post
 from blog.models import User
 from blog.services import accounts
+from blog.services import digest
 from blog.services import fulltext
 
 
@@ -52,9 +53,10 @@ def notify_about_comment(sender, comment: Comment, **extra) -> None:
             continue
         subject = (f"{commenter} replied to your comment on “{post.title}”" if kind == "comment_reply"
                    else f"{commenter} commented on “{post.title}”")
+        unsubscribe_url = mail.absolute_url("auth.unsubscribe", token=accounts.unsubscribe_token(user))
         mail.compose(kind, user.email, kind, subject, user=user, post=post, comment=comment,
                      commenter=commenter, excerpt=_excerpt(comment.body), comment_url=comment_url,
-                     unsubscribe_url=mail.absolute_url("auth.unsubscribe", token=accounts.unsubscribe_token(user)))
+                     unsubscribe_url=unsubscribe_url, headers=mail.unsubscribe_headers(unsubscribe_url))
 
 
 def _excerpt(text: str, length: int = 400) -> str:
@@ -90,3 +92,4 @@ def connect() -> None:
     signals.comment_approved.connect(notify_about_comment)
     signals.post_updated.connect(index_post)
     signals.post_deleted.connect(unindex_post)
+    signals.post_published.connect(digest.announce)

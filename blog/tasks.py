@@ -152,3 +152,58 @@ def process_pending_avatars() -> int:
     from blog.services import media
 
     return media.process_pending_avatars()
+
+
+# --- subscriptions: new-post mails and the weekly digest (blog/services/digest.py) ----------
+
+@huey.periodic_task(crontab(minute="*"))
+@in_app_context
+def send_post_announcements() -> int:
+    """Every minute: mail the "each new post" subscribers of posts that went live (in batches, each once)."""
+    from blog.services import digest
+
+    return sum(report.sent for report in digest.send_announcements())
+
+
+@huey.periodic_task(crontab(minute="*/15"))
+@in_app_context
+def send_weekly_digest() -> int:
+    """Every 15 minutes: on Monday from 08:00 site time (SITE_TIMEZONE), send the week's digest once.
+
+    Huey's crontab runs on UTC, so the site's Monday morning is checked here; a run a dead worker
+    left unfinished is resumed on the next tick (the addresses already mailed are skipped).
+    """
+    from blog.services import digest
+
+    if not digest.digest_due():
+        return 0
+    return digest.send_digest().sent
+
+
+@huey.periodic_task(crontab(minute="7", hour="*"))
+@in_app_context
+def tidy_subscribers() -> int:
+    """Hourly: forget addresses unconfirmed for a week, and skip addresses whose mail bounced for good."""
+    from blog.services import subscriptions
+
+    return subscriptions.purge_unconfirmed() + subscriptions.mark_bounced()
+
+
+@huey.task()
+@in_app_context
+def send_mail_batch(message_ids: list[int]) -> int:
+    """Deliver a batch of bulk mail (a digest's or new post's 500 addresses) in turn; how many went out.
+
+    A message that fails goes to ``send_mail`` with the delay the outbox asks for, so its retries
+    and back-off are the same as any mail's.
+    """
+    from blog.services import mail
+
+    sent = 0
+    for message_id in message_ids:
+        delay = mail.deliver(message_id)
+        if delay is None:
+            sent += 1
+        else:
+            send_mail.schedule((message_id,), delay=delay)
+    return sent

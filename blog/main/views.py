@@ -1,9 +1,10 @@
-"""Listings (home, category, tag, archive), search and the health check."""
+"""Listings (home, category, tag, archive), search, feeds, crawler files and the health check."""
 from __future__ import annotations
 
 from functools import cached_property
 
 from flask import Response
+from flask import abort
 from flask import current_app
 from flask import make_response
 from flask import redirect
@@ -19,12 +20,15 @@ from blog.rendering import page_number
 from blog.rendering import render
 from blog.rendering import wants_fragment
 from blog.services import accounts
+from blog.services import archive as archive_service
 from blog.services import comments
 from blog.services import feeds
 from blog.services import fulltext
 from blog.services import health
 from blog.services import media
 from blog.services import posts
+from blog.services import seo
+from blog.services import sitemap as sitemap_service
 from blog.services import taxonomy
 
 
@@ -80,6 +84,9 @@ def _listing(page: Pagination, heading: str, endpoint: str, oob: tuple[str, ...]
     context.setdefault("feed_url", None)
     context.setdefault("filters", False)
     context.setdefault("active_tag", None)
+    context.setdefault("month_headings", False)
+    context.setdefault("alternates", None)
+    context.setdefault("subscribe_scope", None)
     return render("main/index.html", block="post_list", page=page, heading=heading, endpoint=endpoint,
                   sidebar=sidebar or Sidebar(), oob=oob, **context)
 
@@ -104,6 +111,8 @@ def category(slug: str) -> Response:
     page = posts.published(page=_page_number(), category=found)
     return _listing(page, found.name, "main.category", args={"slug": slug},
                     feed_url=url_for("main.category_feed", slug=slug),
+                    alternates=feeds.alternates("category_feed", slug=slug),
+                    subscribe_scope=(f"category:{found.slug}", f"Category: {found.name}"),
                     crumbs=taxonomy.breadcrumbs(found), description=found.description)
 
 
@@ -113,7 +122,8 @@ def tag(slug: str) -> Response:
     found = taxonomy.get_tag(slug)
     page = posts.published(page=_page_number(), tag=found)
     return _listing(page, f"Tagged #{found.name}", "main.tag", args={"slug": slug},
-                    feed_url=url_for("main.tag_feed", slug=slug))
+                    feed_url=url_for("main.tag_feed", slug=slug), alternates=feeds.alternates("tag_feed", slug=slug),
+                    subscribe_scope=(f"tag:{found.slug}", f"Tag: #{found.name}"))
 
 
 class SearchFilters:
@@ -190,38 +200,42 @@ def archive(year: int, month: int | None = None) -> Response:
     page = posts.published(page=_page_number(), between=between)
     heading = f"Archive: {start:%B %Y}" if month else f"Archive: {year}"
     args = {"year": year, "month": month} if month else {"year": year}
-    return _listing(page, heading, "main.archive", args=args)
+    return _listing(page, heading, "main.archive", args=args, month_headings=True)
 
 
-def _feed(title: str, link: str, description: str, items) -> Response:
-    response = make_response(feeds.render_rss(title, link, description, items))
-    response.mimetype = "application/rss+xml"
-    return response
+def _feed(title: str, link: str, description: str, items, kind: str = "rss") -> Response:
+    return feeds.feed_response(kind, title, link, description, items)
+
+
+def _feed_kind() -> str:
+    # The Atom routes below share these views: the path's suffix picks the format.
+    return "atom" if request.path.endswith(".atom") else "rss"
 
 
 @bp.get("/feed.xml")
 def feed() -> Response:
-    """RSS of the newest posts."""
+    """RSS (or, at /feed.atom, Atom) of the newest posts; answers conditional GETs with 304."""
     config = current_app.config
-    return _feed(config["SITE_NAME"], config["SITE_URL"] + "/", config["SITE_DESCRIPTION"], feeds.newest())
+    return _feed(config["SITE_NAME"], config["SITE_URL"] + "/", config["SITE_DESCRIPTION"], feeds.newest(),
+                 _feed_kind())
 
 
 @bp.get("/category/<slug>/feed.xml")
 def category_feed(slug: str) -> Response:
-    """RSS of the newest posts in a category and its sub-categories."""
+    """RSS or Atom of the newest posts in a category and its sub-categories."""
     found = taxonomy.get_category(slug)
     link = current_app.config["SITE_URL"] + url_for("main.category", slug=slug)
     return _feed(f"{current_app.config['SITE_NAME']}: {found.name}", link, found.description or found.name,
-                 feeds.newest(category=found))
+                 feeds.newest(category=found), _feed_kind())
 
 
 @bp.get("/tag/<slug>/feed.xml")
 def tag_feed(slug: str) -> Response:
-    """RSS of the newest posts with a tag."""
+    """RSS or Atom of the newest posts with a tag."""
     found = taxonomy.get_tag(slug)
     link = current_app.config["SITE_URL"] + url_for("main.tag", slug=slug)
     return _feed(f"{current_app.config['SITE_NAME']}: #{found.name}", link, f"Posts tagged {found.name}",
-                 feeds.newest(tag=found))
+                 feeds.newest(tag=found), _feed_kind())
 
 
 @bp.get("/favicon.ico")
@@ -249,3 +263,57 @@ def healthz() -> Response:
     response.status_code = 200 if ok else 503
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# --- reach: Atom feeds, author feeds, sitemap, robots.txt, the archive index, the social image ----
+
+bp.add_url_rule("/feed.atom", "atom_feed", feed)
+bp.add_url_rule("/category/<slug>/feed.atom", "category_atom", category_feed)
+bp.add_url_rule("/tag/<slug>/feed.atom", "tag_atom", tag_feed)
+
+
+@bp.get("/user/<username>/feed.xml")
+@bp.get("/user/<username>/feed.atom", endpoint="author_atom")
+def author_feed(username: str) -> Response:
+    """RSS or Atom of an author's newest posts."""
+    found = accounts.get_public(username)
+    link = current_app.config["SITE_URL"] + url_for("users.profile", username=username)
+    return _feed(f"{current_app.config['SITE_NAME']}: {found.username}", link, f"Posts by {found.username}",
+                 feeds.newest(author=found), _feed_kind())
+
+
+@bp.get("/sitemap.xml")
+def sitemap() -> Response:
+    """Every public page for crawlers (a sitemap index of numbered parts past 50,000 URLs)."""
+    return feeds.conditional(sitemap_service.documents()["sitemap.xml"], "application/xml",
+                             sitemap_service.last_modified(), max_age=3600)
+
+
+@bp.get("/sitemap-<int:number>.xml")
+def sitemap_part(number: int) -> Response:
+    """One numbered part of a large sitemap; 404 past the last."""
+    docs = sitemap_service.documents()
+    text = docs.get(f"sitemap-{number}.xml")
+    if text is None:
+        abort(404)
+    return feeds.conditional(text, "application/xml", sitemap_service.last_modified(), max_age=3600)
+
+
+@bp.get("/robots.txt")
+def robots() -> Response:
+    """Where the sitemap is, and the private paths crawlers stay out of."""
+    return feeds.conditional(sitemap_service.robots(), "text/plain", max_age=86400)
+
+
+@bp.get("/archive")
+def archive_index() -> Response:
+    """Every year and month with published posts, with counts."""
+    return render("main/archive.html", years=archive_service.years())
+
+
+@bp.get("/site-image.png")
+def site_image() -> Response:
+    """The default social-card image, drawn from the site's name (for pages and posts without a cover)."""
+    config = current_app.config
+    return feeds.conditional(seo.draw_default_image(config["SITE_NAME"], config["SITE_DESCRIPTION"]), "image/png",
+                             max_age=86400)

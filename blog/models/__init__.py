@@ -9,7 +9,12 @@ from blog.models.post import PostRedirect
 from blog.models.post import post_tags
 from blog.models.taxonomy import Category
 from blog.models.taxonomy import Tag
+from blog.models.subscription import DigestRun
+from blog.models.subscription import PostAnnouncement
+from blog.models.subscription import Subscriber
+from blog.models.subscription import SubscriptionDelivery
 from blog.models.token import ApiToken
 from blog.models.user import User
 
-__all__ = ["Activity", "ApiToken", "Category", "Comment", "MailMessage", "Post", "PostRedirect", "PostViewDay", "Tag", "User", "post_tags", "utcnow"]
+__all__ = ["Activity", "ApiToken", "Category", "Comment", "DigestRun", "MailMessage", "Post", "PostAnnouncement", "PostRedirect",
+           "PostViewDay", "Subscriber", "SubscriptionDelivery", "Tag", "User", "post_tags", "utcnow"]

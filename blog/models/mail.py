@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import JSON
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
@@ -32,6 +33,8 @@ class MailMessage(db.Model):
     #: Set when the message is given up (MAIL_GIVE_UP_HOURS or MAIL_MAX_ATTEMPTS reached).
     failed_at: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str] = mapped_column(Text, default="")
+    #: Extra headers for bulk mail (``List-Unsubscribe``, ``List-Unsubscribe-Post``), name to value.
+    headers: Mapped[dict] = mapped_column(JSON, default=dict)
 
     def __repr__(self) -> str:
         return f"<MailMessage {self.id} {self.kind} to {self.recipient}>"

@@ -49,13 +49,15 @@ MAX_DELAY = 3600
 SUBJECT_MAX = MailMessage.subject.type.length
 
 
-def compose(kind: str, recipient: str, template: str, subject: str, **context) -> MailMessage:
+def compose(kind: str, recipient: str, template: str, subject: str, *, headers: dict[str, str] | None = None,
+            **context) -> MailMessage:
     """Add a message rendered from ``templates/email/<template>.txt`` (and ``.html`` if present) to the session.
 
     Templates also get ``site_name``, ``site_url``, ``subject`` and ``absolute_url(endpoint, **values)``
     (links on SITE_URL: mail is read outside the site, and maybe rendered by the worker, outside a request).
     Nothing is committed here: the caller commits it with the change that caused it, and the
-    commit queues the sending.
+    commit queues the sending. ``headers`` are added to the sent message as they are (bulk mail's
+    ``List-Unsubscribe``; see ``unsubscribe_headers``).
 
     Raises:
         ValueError: ``recipient`` holds a line break (it would inject headers).
@@ -63,6 +65,9 @@ def compose(kind: str, recipient: str, template: str, subject: str, **context) -
     recipient = recipient.strip()
     if "\r" in recipient or "\n" in recipient:
         raise ValueError("A mail recipient cannot contain a line break.")
+    headers = dict(headers or {})
+    if any("\r" in f"{name}{value}" or "\n" in f"{name}{value}" for name, value in headers.items()):
+        raise ValueError("A mail header cannot contain a line break.")
     # One header line (user text in it must not add headers) that fits the column: a long post
     # title must not make the caller's whole transaction fail.
     subject = " ".join(subject.split())[:SUBJECT_MAX]
@@ -70,9 +75,32 @@ def compose(kind: str, recipient: str, template: str, subject: str, **context) -
                    subject=subject, absolute_url=absolute_url)
     message = MailMessage(kind=kind, recipient=recipient, subject=subject,
                           text_body=render_template(f"email/{template}.txt", **context),
-                          html_body=_render_optional(f"email/{template}.html", context))
+                          html_body=_render_optional(f"email/{template}.html", context), headers=headers)
     db.session.add(message)
     return message
+
+
+def unsubscribe_headers(url: str) -> dict[str, str]:
+    """``List-Unsubscribe`` with ``url`` (https on a real site) and RFC 8058 one-click, for bulk mail."""
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def queue_in_bulk(message_ids: list[int]) -> None:
+    """Bulk mail: these flushed messages are not queued one task each on commit; the caller queues
+    them with ``enqueue_batch`` once its transaction commits (one task per batch, not 10,000 tasks).
+    """
+    db.session.info.get(PENDING, set()).difference_update(message_ids)
+
+
+def enqueue_batch(message_ids: list[int]) -> None:
+    """Queue one task that delivers these committed messages in turn (failures go back to ``send_mail``'s
+    retries); if the queue is down, the periodic re-send finds them."""
+    from blog import tasks  # late, as in _enqueue
+
+    try:
+        tasks.send_mail_batch(list(message_ids))
+    except Exception:
+        log.exception("could not queue %s bulk mails", len(message_ids))
 
 
 def absolute_url(endpoint: str, **values) -> str:
@@ -212,16 +240,20 @@ def given_up_count() -> int:
 
 def _build(message: MailMessage) -> EmailMessage:
     # Plain text, with an HTML alternative when there is one.
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    # Always "SITE_NAME <address>": inboxes show the site's name, whatever MAIL_DEFAULT_SENDER names.
+    address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1] or "noreply@localhost"
+    sender = formataddr((current_app.config["SITE_NAME"], address))
+    domain = address.rpartition("@")[2] or "localhost"
     created = message.created_at.replace(tzinfo=UTC)
     mime = EmailMessage()
-    mime["From"] = sender if parseaddr(sender)[0] else formataddr((current_app.config["SITE_NAME"], sender))
+    mime["From"] = sender
     mime["To"] = message.recipient
     mime["Subject"] = message.subject
     # Date and Message-ID come from the row, so a re-sent copy is recognisably the same mail.
     mime["Date"] = format_datetime(created)
     mime["Message-ID"] = f"<{created:%Y%m%d%H%M%S}.{message.id}@{domain}>"
+    for name, value in (message.headers or {}).items():
+        mime[name] = value
     mime.set_content(message.text_body)
     if message.html_body:
         mime.add_alternative(message.html_body, subtype="html")

@@ -29,6 +29,7 @@ from blog.models import Tag
 from blog.models import User
 from blog.services import content
 from blog.services import taxonomy
+from blog.services import view_counts
 from blog.services.errors import Conflict
 from blog.services.errors import Invalid
 from blog.services.errors import NotFound
@@ -470,14 +471,12 @@ def redirect_for(slug: str) -> str | None:
 
 def record_view(post: Post, *, user=None, user_agent: str = "") -> bool:
     """Count a read: one atomic UPDATE (and today's per-day row), not for the post's author, not for obvious bots."""
-    from blog.services import stats
-
     if user is not None and getattr(user, "is_authenticated", False) and user.id == post.author_id:
         return False
     if not user_agent or _BOTS.search(user_agent):
         return False
     db.session.execute(update(Post).where(Post.id == post.id).values(views=Post.views + 1))
-    stats.count_view(post.id)  # the dashboard's views chart and the week's most-read posts
+    view_counts.tally(post.id)  # the day's row: the dashboard's chart, and what `recalculate-views` totals
     db.session.commit()
     return True
 

@@ -119,18 +119,3 @@ def most_read(days: int = 7, limit: int = 5, today: date | None = None) -> list[
         .where(PostViewDay.day >= start, Post.status == "published")
         .group_by(Post.id, Post.title, Post.slug).order_by(total.desc(), Post.id.desc()).limit(limit)).all()
     return [MostRead(title, slug, int(views)) for title, slug, views in rows]
-
-
-def count_view(post_id: int, today: date | None = None) -> None:
-    """Add one read of ``post_id`` to today's row: one atomic upsert (SQLite and PostgreSQL alike)."""
-    from blog.models import PostViewDay
-
-    day = today or utcnow().date()
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    statement = upsert(PostViewDay).values(post_id=post_id, day=day, views=1)
-    db.session.execute(statement.on_conflict_do_update(index_elements=["post_id", "day"],
-                                                       set_={"views": PostViewDay.views + 1}))

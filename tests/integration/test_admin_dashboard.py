@@ -9,6 +9,7 @@ import pytest
 from blog.extensions import db
 from blog.models import utcnow
 from blog.services import stats
+from blog.services import view_counts
 from tests.conftest import HX
 from tests.factories import login_as
 from tests.factories import make_comment
@@ -67,7 +68,9 @@ def test_charts_are_svg_with_a_title_a_description_and_a_table(client, site):
     assert '<title id="chart-comments-title">Comments per day</title>' in page
     assert re.search(r'<desc id="chart-posts-desc">From .+: 1 in all', page)
     assert page.count("<rect") == 4 * 30
-    assert "<script" not in page.split("</head>", 1)[1]
+    body = page.split("</head>", 1)[1]
+    # No chart script: the only script in the body is the site-wide focus helper.
+    assert re.findall(r"<script[^>]*>", body) == ['<script src="/static/js/focus.js" defer>']
     assert "the numbers per day" in page
 
 
@@ -85,7 +88,7 @@ def test_each_chart_is_one_aggregate_query(app, site, count_queries):
 def test_views_are_counted_per_day_and_give_the_most_read_posts(client, site):
     for _ in range(3):
         client.get("/blog/popular", headers={"User-Agent": "Mozilla/5.0"})
-    stats.count_view(site["post"].id, today=utcnow().date() - timedelta(days=10))
+    view_counts.tally(site["post"].id, day=utcnow().date() - timedelta(days=10))
     db.session.commit()
     views = next(chart for chart in stats.charts(admin=False) if chart.key == "views")
     assert views.total == 4 and views.days[-1][1] == 3

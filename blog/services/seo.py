@@ -1,0 +1,142 @@
+"""What a page tells crawlers and link previews: descriptions, the default social image, JSON-LD.
+
+JSON-LD is data (``<script type="application/ld+json">``), which browsers never run, so it stays
+inside the strict CSP; ``<``, ``>`` and ``&`` are escaped in it so no text can close the element.
+"""
+from __future__ import annotations
+
+import functools
+import html
+import io
+import json
+import re
+
+from flask import current_app
+from flask import url_for
+from markupsafe import Markup
+from PIL import Image
+from PIL import ImageDraw
+from PIL import ImageFont
+
+from blog.models import Post
+
+DESCRIPTION_MAX = 160
+#: Open Graph's recommended size: the default image and the covers' og variant both have it.
+IMAGE_SIZE = (1200, 630)
+_TAGS = re.compile(r"<[^>]+>")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?])")
+_WORD = re.compile(r"\w[\w'’-]*")
+_SENTENCE = re.compile(r"^(.+?[.!?])(?:\s|$)", re.S)
+
+
+def plain_text(markup: str) -> str:
+    """Sanitised post HTML as plain text (tags dropped, entities decoded, spaces collapsed)."""
+    text = " ".join(html.unescape(_TAGS.sub(" ", markup or "")).split())
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text)  # "<a>see</a>." must not read "see ."
+
+
+def description(post: Post) -> str:
+    """A post's meta description: its summary, else the first sentence of its text, at most 160 characters."""
+    text = " ".join((post.summary or "").split())
+    if not text:
+        body = plain_text(post.html)
+        match = _SENTENCE.match(body)
+        text = match.group(1) if match else body
+    if len(text) > DESCRIPTION_MAX:
+        text = text[:DESCRIPTION_MAX - 1].rsplit(" ", 1)[0] + "…"
+    return text or current_app.config["SITE_DESCRIPTION"]
+
+
+def word_count(post: Post) -> int:
+    """Words in the post's text."""
+    return len(_WORD.findall(plain_text(post.html)))
+
+
+def absolute(url: str) -> str:
+    """``url`` on SITE_URL unless it is absolute already."""
+    return url if url.startswith(("http://", "https://")) else current_app.config["SITE_URL"] + url
+
+
+def default_image() -> str:
+    """The absolute URL of the site's default social image: SITE_IMAGE, else the one drawn from SITE_NAME."""
+    return absolute(current_app.config["SITE_IMAGE"] or url_for("main.site_image"))
+
+
+@functools.lru_cache(maxsize=4)
+def draw_default_image(name: str, tagline: str) -> bytes:
+    """A 1200×630 PNG with the site's name and tagline, drawn with Pillow (cached per process)."""
+    width, height = IMAGE_SIZE
+    image = Image.new("RGB", IMAGE_SIZE, "#1f2328")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, height - 24, width, height), fill="#0b5cad")
+    title_font = _fit(draw, name, 96, width - 160)
+    box = draw.textbbox((0, 0), name, font=title_font)
+    draw.text(((width - (box[2] - box[0])) / 2, height / 2 - (box[3] - box[1]) - 10), name, font=title_font,
+              fill="#ffffff")
+    if tagline:
+        small = _fit(draw, tagline, 40, width - 160)
+        box = draw.textbbox((0, 0), tagline, font=small)
+        draw.text(((width - (box[2] - box[0])) / 2, height / 2 + 30), tagline, font=small, fill="#c9d1d9")
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, size: int, width: int) -> ImageFont.ImageFont:
+    # Pillow's built-in scalable font (no font files needed on the host), shrunk until the text fits.
+    while True:
+        font = ImageFont.load_default(size=size)
+        if size <= 16 or draw.textlength(text, font=font) <= width:
+            return font
+        size -= 4
+
+
+def json_ld(data: dict) -> Markup:
+    """``data`` as a JSON-LD script element, safe to put in the page."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(f'<script type="application/ld+json">{text}</script>')
+
+
+def website() -> dict:
+    """schema.org ``WebSite`` with its search box (``SearchAction``)."""
+    site = current_app.config["SITE_URL"]
+    return {"@context": "https://schema.org", "@type": "WebSite", "name": current_app.config["SITE_NAME"],
+            "description": current_app.config["SITE_DESCRIPTION"], "url": site + "/",
+            "potentialAction": {"@type": "SearchAction",
+                                "target": {"@type": "EntryPoint",
+                                           "urlTemplate": site + url_for("main.search") + "?q={search_term_string}"},
+                                "query-input": "required name=search_term_string"}}
+
+
+def _iso(value) -> str | None:
+    return value.replace(microsecond=0).isoformat() + "Z" if value else None
+
+
+def blog_posting(post: Post, image: str) -> dict:
+    """schema.org ``BlogPosting``: headline, author, dates, image, word count, keywords."""
+    site = current_app.config["SITE_URL"]
+    url = site + url_for("posts.detail", slug=post.slug)
+    data = {"@context": "https://schema.org", "@type": "BlogPosting", "headline": post.title[:110],
+            "description": description(post), "url": url, "mainEntityOfPage": {"@type": "WebPage", "@id": url},
+            "image": [image], "wordCount": word_count(post),
+            "datePublished": _iso(post.published_at), "dateModified": _iso(post.updated_at or post.published_at),
+            "publisher": {"@type": "Organization", "name": current_app.config["SITE_NAME"], "url": site + "/"}}
+    if post.author is not None:
+        data["author"] = {"@type": "Person", "name": post.author.username,
+                          "url": site + url_for("users.profile", username=post.author.username)}
+    if post.tags:
+        data["keywords"] = [tag.name for tag in post.tags]
+    if post.category is not None:
+        data["articleSection"] = post.category.name
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def breadcrumbs(crumbs) -> dict:
+    """schema.org ``BreadcrumbList`` from the home page down a category path (``crumbs``: name and slug)."""
+    site = current_app.config["SITE_URL"]
+    items = [{"@type": "ListItem", "position": 1, "name": "Home", "item": site + "/"}]
+    for position, crumb in enumerate(crumbs, start=2):
+        items.append({"@type": "ListItem", "position": position, "name": crumb.name,
+                      "item": site + url_for("main.category", slug=crumb.slug)})
+    return {"@context": "https://schema.org", "@type": "BreadcrumbList", "itemListElement": items}
