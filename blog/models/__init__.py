@@ -3,11 +3,13 @@ from blog.models.base import utcnow
 from blog.models.comment import Comment
 from blog.models.mail import MailMessage
 from blog.models.post import Post
+from blog.models.post import ImportedItem
 from blog.models.post import PostRedirect
+from blog.models.post import Redirect
 from blog.models.post import post_tags
 from blog.models.taxonomy import Category
 from blog.models.taxonomy import Tag
 from blog.models.token import ApiToken
 from blog.models.user import User
 
-__all__ = ["ApiToken", "Category", "Comment", "MailMessage", "Post", "PostRedirect", "Tag", "User", "post_tags", "utcnow"]
+__all__ = ["ApiToken", "Category", "Comment", "ImportedItem", "MailMessage", "Post", "PostRedirect", "Redirect", "Tag", "User", "post_tags", "utcnow"]

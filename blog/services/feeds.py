@@ -23,7 +23,7 @@ FEED_SIZE = 20
 def newest(*, category: Category | None = None, tag: Tag | None = None, limit: int = FEED_SIZE) -> list[Post]:
     """The newest published posts, optionally of a category subtree or a tag (two queries)."""
     query = (select(Post).options(joinedload(Post.author), joinedload(Post.category), selectinload(Post.tags))
-             .where(Post.status == "published"))
+             .where(Post.status == "published", Post.kind == "post"))
     if category is not None:
         query = query.where(Post.category_id.in_(taxonomy.subtree_ids(category)))
     if tag is not None:

@@ -60,7 +60,7 @@ def published(page: int = 1, per_page: int | None = None, *, category: Category 
 
     One page of them; past the last page is a 404.
     """
-    query = _listing().where(Post.status == "published")
+    query = _listing().where(Post.status == "published", Post.kind == "post")  # pages are not listed
     if category is not None:
         query = query.where(Post.category_id.in_(taxonomy.subtree_ids(category)))
     if tag is not None:
@@ -85,7 +85,7 @@ class PostLink:
 def popular(limit: int = 5) -> list[PostLink]:
     """The most read published posts (for the sidebar)."""
     rows = db.session.execute(
-        select(Post.title, Post.slug, Post.views).where(Post.status == "published")
+        select(Post.title, Post.slug, Post.views).where(Post.status == "published", Post.kind == "post")
         .order_by(Post.views.desc(), Post.id.desc()).limit(limit)
     ).all()
     return [PostLink(*row) for row in rows]

@@ -1,0 +1,53 @@
+"""Static pages at ``/<slug>`` and 301s for old addresses (WordPress permalinks and the like)."""
+from __future__ import annotations
+
+from flask import Response
+from flask import abort
+from flask import redirect
+from flask import request
+from flask_login import current_user
+
+from blog.pages import bp
+from blog.rendering import render
+from blog.services import pages
+from blog.services.errors import NotFound
+
+# Every method, so that a POST to an unknown address is still a 404 (not a 405 from these rules).
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@bp.before_app_request
+def old_query_links() -> Response | None:
+    """WordPress's ``/?p=ID`` and ``/?page_id=ID`` links: a 301 to the post or page they became."""
+    if request.path == "/" and request.method in ("GET", "HEAD") and ("p" in request.args or "page_id" in request.args):
+        key = "p" if "p" in request.args else "page_id"
+        target = pages.redirect_target(f"/?{key}={request.args.get(key, '')}")
+        if target:
+            return redirect(target, 301)
+    return None
+
+
+def _old_address(path: str) -> Response:
+    if request.method in ("GET", "HEAD"):
+        target = pages.redirect_target(path)
+        if target:
+            return redirect(target, 301)
+    abort(404)
+
+
+@bp.route("/<slug>", methods=_METHODS)
+def page(slug: str) -> Response:
+    """A static page; an old address recorded as a redirect answers 301; anything else 404."""
+    if request.method not in ("GET", "HEAD"):
+        abort(404)
+    try:
+        found = pages.get_page(slug, current_user)
+    except NotFound:
+        return _old_address(request.full_path)
+    return render("pages/detail.html", page=found)
+
+
+@bp.route("/<path:path>", methods=_METHODS)
+def old_address(path: str) -> Response:
+    """Any other unknown address: a 301 when a redirect is recorded for it, else 404."""
+    return _old_address(request.full_path)
