@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from flask import Response
 from flask import abort
+from flask import current_app
 from flask import redirect
 from flask import request
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from blog.pages import bp
 from blog.rendering import render
@@ -32,6 +34,16 @@ def _old_address(path: str) -> Response:
         target = pages.redirect_target(path)
         if target:
             return redirect(target, 301)
+        # Old permalinks end in a slash (/tag/x/, /about/): send them to our slash-less route.
+        if request.path.endswith("/") and len(request.path) > 1:
+            stripped = request.path.rstrip("/")
+            try:
+                endpoint, _ = current_app.url_map.bind("localhost").match(stripped, method="GET")
+            except HTTPException:
+                endpoint = None
+            if endpoint and endpoint != "pages.old_address":
+                query = request.query_string.decode()
+                return redirect(stripped + (f"?{query}" if query else ""), 301)
     abort(404)
 
 

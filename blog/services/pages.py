@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import unquote
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -99,7 +100,7 @@ def normalize(path: str) -> str:
     ``https://old.example/2013/01/hello/`` → ``/2013/01/hello``; ``/?p=12`` stays ``/?p=12``.
     """
     parts = urlsplit(path)
-    key = parts.path.rstrip("/") or "/"
+    key = unquote(parts.path).rstrip("/") or "/"  # Flask hands views the decoded path
     if key == "/" and parts.query:
         return f"/?{parts.query}"
     return key
@@ -110,20 +111,22 @@ def redirect_target(path: str) -> str | None:
     return db.session.scalar(select(Redirect.target).where(Redirect.old_path == normalize(path)))
 
 
-def add_redirect(old: str, target: str) -> bool:
+def add_redirect(old: str, target: str) -> str | None:
     """Record (or re-point) a redirect from ``old`` to ``target`` in the current transaction.
 
-    Returns False, recording nothing, when ``old`` is ``target`` itself (it would loop).
+    Returns ``"created"`` or ``"updated"``; None, recording nothing, when ``old`` is ``target``
+    itself (it would loop) or the home page.
     """
     key = normalize(old)[:500]
     if key == normalize(target) or key == "/":
-        return False
+        return None
     row = db.session.scalar(select(Redirect).where(Redirect.old_path == key))
     if row is None:
         db.session.add(Redirect(old_path=key, target=target))
-    else:
-        row.target = target
-    return True
+        db.session.flush()  # the next look-up in this transaction sees it
+        return "created"
+    row.target = target
+    return "updated"
 
 
 def redirects(page: int = 1, per_page: int = 50):
