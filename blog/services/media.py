@@ -563,5 +563,5 @@ def cover_original_path(key: str | None) -> Path | None:
 
 
 def imported_image_url(name: str) -> str:
-    """The site-relative URL of imported image ``name``."""
-    return url_for("main.upload", filename=f"media/{name}")
+    """The site-relative URL of imported image ``name`` (built by hand: imports run outside any request)."""
+    return f"/uploads/media/{name}"

@@ -66,6 +66,10 @@ class Writer:
         self._after_commit: list[Callable[[], None]] = []
         self._ids: dict[tuple[str, str], int] = {}  # (kind, key) -> local id, this run
         self.touched_posts = False
+        if dry_run and db.engine.dialect.name == "sqlite":
+            # pysqlite opens its transaction only before a write, so a first SAVEPOINT would start (and
+            # its RELEASE commit) one of its own: a no-op write opens the transaction the dry run rolls back.
+            db.session.execute(ImportedItem.__table__.delete().where(ImportedItem.local_id < 0))
 
     # --- bookkeeping -------------------------------------------------------------------
 
@@ -299,9 +303,9 @@ class Writer:
             post.tags = list(db.session.scalars(select(Tag).where(Tag.id.in_(tag_ids)))) if tag_ids else []
         if len(post.tags) > posts.MAX_TAGS:
             self.report.note(item.kind, post.slug, f"{len(post.tags)} tags (the editor allows {posts.MAX_TAGS})")
-        self._cover(post, item)
         db.session.add(post)
         db.session.flush()
+        self._cover(post, item)
         for old in item.old_paths:
             outcome = pages.add_redirect(old, post_url(post))
             if outcome:
