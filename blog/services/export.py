@@ -150,7 +150,7 @@ def export(fmt: str, out: Path, *, progress: Callable[[int], None] = lambda n: N
         else:
             for post in _posts():
                 fields = _post_fields(post, paths, out)
-                fields["tags"] = sorted(t.name for t in post.tags)  # names, as Jekyll and Hugo files have them
+                fields["tags"] = sorted((t.name for t in post.tags), key=str.lower)  # names, as Jekyll and Hugo files have them
                 (out / f"{post.slug}.md").write_text(front_matter(fields) + post.body, encoding="utf-8")
                 counts["pages" if post.kind == "page" else "posts"] += 1
                 progress(1)

@@ -306,6 +306,7 @@ class Writer:
         db.session.add(post)
         db.session.flush()
         self._cover(post, item)
+        post.updated_at = item.updated_at or item.created_at or now  # set again: the cover's flush ran onupdate
         for old in item.old_paths:
             outcome = pages.add_redirect(old, post_url(post))
             if outcome:
