@@ -8,6 +8,7 @@ from flask import redirect
 from flask import request
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import MethodNotAllowed
 
 from blog.pages import bp
 from blog.rendering import render
@@ -29,6 +30,25 @@ def old_query_links() -> Response | None:
     return None
 
 
+def _refuse_like_the_site() -> None:
+    """404, or 405 when one of the site's own routes has this address for other methods.
+
+    (These rules take every method, so Werkzeug picks them over a route of the wrong method.)
+    """
+    adapter = current_app.url_map.bind("localhost")
+    allowed = set()
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            endpoint, _ = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if not endpoint.startswith("pages."):
+            allowed.add(method)
+    if allowed:
+        raise MethodNotAllowed(valid_methods=sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))
+    abort(404)
+
+
 def _old_address(path: str) -> Response:
     if request.method in ("GET", "HEAD"):
         target = pages.redirect_target(path)
@@ -44,14 +64,14 @@ def _old_address(path: str) -> Response:
             if endpoint and endpoint != "pages.old_address":
                 query = request.query_string.decode()
                 return redirect(stripped + (f"?{query}" if query else ""), 301)
-    abort(404)
+    _refuse_like_the_site()
 
 
 @bp.route("/<slug>", methods=_METHODS)
 def page(slug: str) -> Response:
     """A static page; an old address recorded as a redirect answers 301; anything else 404."""
     if request.method not in ("GET", "HEAD"):
-        abort(404)
+        _refuse_like_the_site()
     try:
         found = pages.get_page(slug, current_user)
     except NotFound:

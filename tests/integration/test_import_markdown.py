@@ -108,6 +108,7 @@ def test_site_routes_win_over_pages_and_unknown_addresses_stay_404(app, client):
     assert client.get("/api/v1/nothing").status_code == 404
     assert client.get("/api/v1/nothing").is_json
     assert client.get("/admin").status_code in (301, 302, 308)  # still the slash redirect of /admin/
+    assert client.post("/tags").status_code == 405 and client.get("/blog/x/delete").status_code == 405
 
 
 def test_redirects_answer_301_and_trailing_slashes_reach_our_routes(app, client):
@@ -124,3 +125,30 @@ def test_redirects_answer_301_and_trailing_slashes_reach_our_routes(app, client)
     assert client.get("/?p=8").status_code == 200  # unknown: the home page as ever
     assert not pages.add_redirect("/blog/moved/", "/blog/moved")  # never a loop
     assert db.session.scalar(select(Redirect.old_path).where(Redirect.old_path == "/2019/01/02/old-name"))
+
+
+def test_admins_write_pages_in_the_editor_and_set_their_menu_position(app, client):
+    from tests.factories import login_as
+
+    admin = make_user(role="admin", username="chief")
+    login_as(client, admin)
+    response = client.post("/blog/create", data={"title": "Search", "body": "How to search.", "status": "published",
+                                                 "kind": "page", "nav_order": "2", "comments_enabled": "y"})
+
+    page = db.session.scalar(select(Post).where(Post.kind == "page"))
+    assert page.slug == "search-page"  # /search is the site's own
+    assert page.nav_order == 2 and response.headers["Location"] == "/search-page"
+    assert 'href="/search-page"' in client.get("/").data.decode()
+
+
+def test_authors_choose_the_kind_but_not_the_menu_and_readers_write_no_pages(app, client):
+    from blog.services import posts
+    from blog.services.errors import Invalid
+
+    author = make_user(role="author")
+    saved = posts.save(posts.PostInput(title="Colophon", body="Made with care.", status="published", kind="page",
+                                       nav_order=1), by=author)
+    assert saved.kind == "page" and saved.nav_order is None
+    with pytest.raises(Invalid) as error:
+        posts.save(posts.PostInput(title="Mine", body="x", kind="page"), by=make_user(role="reader"))
+    assert "kind" in error.value.fields
