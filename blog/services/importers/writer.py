@@ -64,7 +64,12 @@ class Writer:
         self.progress = progress
         self._files: list[tuple[str, str]] = []  # (kind, name) written by the current item
         self._after_commit: list[Callable[[], None]] = []
-        self._ids: dict[tuple[str, str], int] = {}  # (kind, key) -> local id, this run
+        self._undo: list = []
+        # What this source imported before, read once: (kind, key) -> (local id, local name).
+        self._ids: dict[tuple[str, str], tuple[int, str | None]] = {
+            (kind, external): (local_id, name) for kind, external, local_id, name in db.session.execute(
+                select(ImportedItem.kind, ImportedItem.external_id, ImportedItem.local_id, ImportedItem.local_name)
+                .where(ImportedItem.source == self.source))}
         self.touched_posts = False
         if dry_run and db.engine.dialect.name == "sqlite":
             # pysqlite opens its transaction only before a write, so a first SAVEPOINT would start (and
@@ -77,30 +82,30 @@ class Writer:
         """The local row an item of this source became (this run or an earlier one)."""
         if key is None:
             return None
-        if (kind, key) in self._ids:
-            return self._ids[(kind, key)]
-        row = db.session.get(ImportedItem, (self.source, kind, str(key)[:300]))
-        return row.local_id if row else None
+        found = self._ids.get((kind, str(key)[:300]))
+        return found[0] if found else None
 
     def local_name(self, kind: str, key: str) -> str | None:
-        row = db.session.get(ImportedItem, (self.source, kind, str(key)[:300]))
-        return row.local_name if row else None
+        found = self._ids.get((kind, str(key)[:300]))
+        return found[1] if found else None
 
     def _remember(self, kind: str, key: str, local_id: int, name: str | None = None) -> None:
-        row = db.session.get(ImportedItem, (self.source, kind, str(key)[:300]))
+        external = str(key)[:300]
+        row = db.session.get(ImportedItem, (self.source, kind, external)) if (kind, external) in self._ids else None
         if row is None:
-            db.session.add(ImportedItem(source=self.source, kind=kind, external_id=str(key)[:300],
+            db.session.add(ImportedItem(source=self.source, kind=kind, external_id=external,
                                         local_id=local_id, local_name=name))
         else:
             row.local_id, row.local_name = local_id, name
-        self._ids[(kind, key)] = local_id
+        self._undo.append(((kind, external), self._ids.get((kind, external))))
+        self._ids[(kind, external)] = (local_id, name)
 
     @contextmanager
     def item(self, kind: str, label: str, *, count: bool = True) -> Iterator[None]:
         """One item's unit of work: committed alone (a savepoint in a dry run); on failure rolled back,
         its new files removed, and a report line written instead."""
         self._files, self._after_commit = [], []
-        ids_before = dict(self._ids)
+        self._undo: list = []  # what this item added to _ids, to forget if it fails
         try:
             if self.dry_run:
                 with db.session.begin_nested():
@@ -111,7 +116,11 @@ class Writer:
         except (Skip, ServiceError, SQLAlchemyError, ValueError, OSError) as exc:
             if not self.dry_run:
                 db.session.rollback()
-            self._ids = ids_before
+            for key, previous in reversed(self._undo):
+                if previous is None:
+                    self._ids.pop(key, None)
+                else:
+                    self._ids[key] = previous
             self._discard_files()
             reason = exc.message if isinstance(exc, ServiceError) else str(exc) or type(exc).__name__
             if isinstance(exc, ServiceError) and getattr(exc, "fields", None):
