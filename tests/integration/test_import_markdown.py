@@ -152,3 +152,19 @@ def test_authors_choose_the_kind_but_not_the_menu_and_readers_write_no_pages(app
     with pytest.raises(Invalid) as error:
         posts.save(posts.PostInput(title="Mine", body="x", kind="page"), by=make_user(role="reader"))
     assert "kind" in error.value.fields
+
+
+def test_malformed_items_of_our_json_are_reported_and_the_rest_go_in(app, admin, tmp_path):
+    import json
+
+    (tmp_path / "export.json").write_text(json.dumps({
+        "format": "inkwell-export", "version": 1,
+        "users": [{"email": "no-username@example.com"}],
+        "posts": [{"slug": "fine", "title": "Fine", "body": "ok", "status": "published", "author": "boss"},
+                  {"slug": "odd", "title": ["not", "text"], "body": "x", "kind": "gallery"}, "not an object"]}))
+    report = importers.run(tmp_path)
+
+    assert set(db.session.scalars(select(Post.slug))) == {"fine"}
+    reasons = [line.reason for line in report.lines if line.action == "skipped"]
+    assert any("malformed item" in r for r in reasons) and any("unknown kind" in r for r in reasons)
+    assert any(r == "not an object" for r in reasons)

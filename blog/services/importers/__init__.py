@@ -43,8 +43,6 @@ def detect(path: Path) -> str:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"{"):
         return "json"
-    if head.startswith(b"<") and b"<rss" in head or b"wordpress" in head.lower():
-        return "wxr"
     if head.startswith(b"<"):
         return "wxr"  # some XML: the WXR reader says exactly what is wrong with it
     raise Invalid(f"{path} is not our JSON export, Markdown, or a WordPress export (WXR).")

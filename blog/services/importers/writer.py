@@ -113,7 +113,8 @@ class Writer:
             else:
                 yield
                 db.session.commit()
-        except (Skip, ServiceError, SQLAlchemyError, ValueError, OSError) as exc:
+        # Malformed items (a missing key, a list where a string belongs) are reported like any bad item.
+        except (Skip, ServiceError, SQLAlchemyError, ValueError, OSError, KeyError, TypeError, AttributeError) as exc:
             if not self.dry_run:
                 db.session.rollback()
             for key, previous in reversed(self._undo):
@@ -123,6 +124,8 @@ class Writer:
                     self._ids[key] = previous
             self._discard_files()
             reason = exc.message if isinstance(exc, ServiceError) else str(exc) or type(exc).__name__
+            if isinstance(exc, (KeyError, TypeError, AttributeError)):
+                reason = f"malformed item ({type(exc).__name__}: {exc})"
             if isinstance(exc, ServiceError) and getattr(exc, "fields", None):
                 reason += " " + "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.fields.items())
             if isinstance(exc, SQLAlchemyError):
