@@ -84,6 +84,9 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     app.register_blueprint(posts_bp, url_prefix="/blog")
     app.register_blueprint(users_bp, url_prefix="/user")
     app.register_blueprint(subscriptions_bp)
+    from blog.pages import bp as pages_bp
+
+    app.register_blueprint(pages_bp)  # /<slug> and old addresses: only what no route above takes
 
     from blog import handlers
 
@@ -182,6 +185,9 @@ def _register_template_helpers(app: Flask) -> None:
     app.add_template_global(media.avatar_url, "avatar_url")
     app.add_template_global(media.cover_urls, "cover_urls")
     app.add_template_global(can_manage, "can_manage")
+    from blog.services import pages
+
+    app.add_template_global(pages.nav_pages, "nav_pages")
 
     from blog.services import seo
 

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from sqlalchemy import select
 
 from blog.services import accounts
+from blog.services import backup
 from blog.services import demo
 from blog.services import fulltext
 from blog.services.errors import ServiceError
@@ -135,13 +137,12 @@ def register(app: Flask) -> None:
     app.cli.add_command(recalculate_views)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(export_posts)
+    app.cli.add_command(import_posts)
 
 
 # --- backup and restore (blog/services/backup.py) ------------------------------------------------
 
-from pathlib import Path  # noqa: E402  (imports kept with the commands that use them)
-
-from blog.services import backup  # noqa: E402
 
 
 @click.command("backup")
@@ -177,3 +178,60 @@ def restore_command(archive: Path, force: bool) -> None:
                f"{report.files} uploaded files in {time.perf_counter() - started:.1f}s: {rows}.")
     click.echo("Next: `flask --app wsgi db upgrade` (if this code is newer than the backup), then start the "
                "web and worker processes again.")
+
+
+# --- moving in and out: export-posts, import-posts (issue 17) ------------------------------------
+
+@click.command("export-posts")
+@click.option("--format", "fmt", type=click.Choice(["json", "markdown"]), default="json", show_default=True,
+              help="json: one versioned document; markdown: one file per post with YAML front matter.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write into (created if missing); media files go under media/.")
+def export_posts(fmt: str, out: Path) -> None:
+    """Export every post and page (all statuses) with categories, tags, authors, comments, redirects and media."""
+    from blog.services import export
+
+    started = time.perf_counter()
+    with click.progressbar(length=export.count(), label="Exporting", show_pos=True) as bar:
+        counts = export.export(fmt, out, progress=bar.update)
+    click.echo(f"Exported {counts['posts']} posts, {counts['pages']} pages, {counts.get('comments', 0)} comments "
+               f"and {counts['media']} media files to {out} in {time.perf_counter() - started:.1f}s.")
+
+
+@click.command("import-posts")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check and report everything; keep nothing.")
+@click.option("--media", "media_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A copy of wp-content/uploads (WXR), or the folder the export's media paths are relative to.")
+@click.option("--author", "author_name", help="Username that gets the posts whose author the source does not name.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the report as JSON to this file.")
+def import_posts(path: Path, dry_run: bool, media_dir: Path | None, author_name: str | None,
+                 report_file: Path | None) -> None:
+    """Import our JSON export, a folder of Markdown files with front matter, or a WordPress WXR file."""
+    import json
+
+    from blog.extensions import db
+    from blog.models import User
+    from blog.services import importers
+
+    author = None
+    if author_name:
+        author = db.session.scalar(select(User).where(User.username == author_name))
+        if author is None:
+            raise click.ClickException(f"There is no user {author_name!r} (create them first, e.g. with create-admin).")
+    bar = click.progressbar(length=1, label="Importing" + (" (dry run)" if dry_run else ""), show_pos=True)
+
+    def start(total: int) -> None:
+        bar.length = max(total, 1)
+        bar.render_progress()
+
+    try:
+        with bar:
+            report = importers.run(path, dry_run=dry_run, media_dir=media_dir, author=author,
+                                   progress=bar.update, start=start)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(report.text())
+    if report_file:
+        report_file.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")

@@ -5,7 +5,9 @@ from blog.models.base import utcnow
 from blog.models.comment import Comment
 from blog.models.mail import MailMessage
 from blog.models.post import Post
+from blog.models.post import ImportedItem
 from blog.models.post import PostRedirect
+from blog.models.post import Redirect
 from blog.models.post import post_tags
 from blog.models.taxonomy import Category
 from blog.models.taxonomy import Tag
@@ -16,5 +18,5 @@ from blog.models.subscription import SubscriptionDelivery
 from blog.models.token import ApiToken
 from blog.models.user import User
 
-__all__ = ["Activity", "ApiToken", "Category", "Comment", "DigestRun", "MailMessage", "Post", "PostAnnouncement", "PostRedirect",
-           "PostViewDay", "Subscriber", "SubscriptionDelivery", "Tag", "User", "post_tags", "utcnow"]
+__all__ = ["Activity", "ApiToken", "Category", "Comment", "DigestRun", "ImportedItem", "MailMessage", "Post", "PostAnnouncement",
+           "PostRedirect", "PostViewDay", "Redirect", "Subscriber", "SubscriptionDelivery", "Tag", "User", "post_tags", "utcnow"]

@@ -53,12 +53,23 @@ class Comment(db.Model):
     deleted_at: Mapped[datetime | None]
     #: The random token of the form that sent it (double-submit guard).
     submission_id: Mapped[str | None] = mapped_column(String(40))
+    #: A guest's comment (imported from another blog: no account here): the name, email and site they gave.
+    author_name: Mapped[str | None] = mapped_column(String(100))
+    author_email: Mapped[str | None] = mapped_column(String(254))
+    author_url: Mapped[str | None] = mapped_column(String(500))
 
     post: Mapped[Post] = relationship()
     author: Mapped[User | None] = relationship()
 
     def __repr__(self) -> str:
         return f"<Comment {self.id} on post {self.post_id}>"
+
+    @property
+    def display_name(self) -> str:
+        """Who wrote it: the account's username, else the guest's name (imported comments), else a deleted user."""
+        if self.author is not None:
+            return self.author.username
+        return self.author_name or "deleted user"
 
     @property
     def is_removed(self) -> bool:

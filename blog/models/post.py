@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: Post statuses (DESIGN.md): readers' posts wait in ``pending`` for a moderator.
 STATUSES = ("draft", "pending", "scheduled", "published", "archived")
+#: ``post``: in listings, feeds and the archive at /blog/<slug>; ``page``: a static page at /<slug>.
+KINDS = ("post", "page")
 
 post_tags = Table(
     "post_tags",
@@ -43,6 +45,8 @@ class Post(db.Model):
         Index("ix_posts_author_status_published", "author_id", "status", "published_at"),
         # /admin/posts: each status tab by its latest change (the review queue by its oldest).
         Index("ix_posts_status_updated_at", "status", "updated_at"),
+        # The header navigation: public pages with a menu position, in that order.
+        Index("ix_posts_kind_nav_order", "kind", "nav_order"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,6 +75,11 @@ class Post(db.Model):
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     __mapper_args__ = {"version_id_col": version}
+    #: One of KINDS; pages stay out of listings, feeds and the archive.
+    # Only a server default: rows written by code that predates pages (or this column) are posts.
+    kind: Mapped[str] = mapped_column(String(10), server_default="post")
+    #: A page's position in the header navigation (ascending); None: not linked there.
+    nav_order: Mapped[int | None]
 
     author: Mapped[User] = relationship(back_populates="posts")
     category: Mapped[Category | None] = relationship()
@@ -83,6 +92,11 @@ class Post(db.Model):
     def is_public(self) -> bool:
         """Published and archived posts can be read by anyone."""
         return self.status in ("published", "archived")
+
+    @property
+    def is_page(self) -> bool:
+        """A static page (served at /<slug>), not a post."""
+        return self.kind == "page"
 
     def is_visible_to(self, user) -> bool:
         """Guests see public posts; authors their own; moderators everything."""
@@ -100,3 +114,34 @@ class PostRedirect(db.Model):
 
     old_slug: Mapped[str] = mapped_column(String(220), primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+
+
+class Redirect(db.Model):
+    """An old address (a WordPress permalink, say) answered with a 301 to ``target``; admins may edit them.
+
+    ``old_path`` is a path without its trailing slash (``/2013/01/11/hello``, ``/category/a/b``), or
+    ``/?p=ID`` / ``/?page_id=ID`` for WordPress's query-string links.
+    """
+
+    __tablename__ = "redirects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    old_path: Mapped[str] = mapped_column(String(500), unique=True)
+    target: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImportedItem(db.Model):
+    """Which local row an imported item became, so running an import again updates instead of duplicating."""
+
+    __tablename__ = "imported_items"
+
+    #: Where it came from: ``wxr:<blog URL>``, ``inkwell-json`` or ``markdown``.
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: ``user``, ``category``, ``tag``, ``post``, ``comment`` or ``media``.
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    #: The source's own id (a WordPress post id, a comment id, a file path).
+    external_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    local_id: Mapped[int]
+    #: For media: the stored file's name under UPLOAD_FOLDER/media/.
+    local_name: Mapped[str | None] = mapped_column(String(255))

@@ -5,9 +5,11 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField
 from wtforms import DateTimeLocalField
+from wtforms import IntegerField
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms import TextAreaField
+from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 
 from blog.services.posts import MAX_BODY
@@ -39,6 +41,11 @@ class PostForm(FlaskForm):
     slug = StringField("Address", description="The last part of the post's URL. Changing it keeps the old one "
                                               "working as a redirect.")
     comments_enabled = BooleanField("Allow comments", default=True)
+    kind = SelectField("Kind", choices=[("post", "Post: in the listings, feeds and archive"),
+                                        ("page", "Page: a static page at /address, out of listings")], default="post")
+    nav_order = IntegerField("Header menu position", validators=[Optional(), NumberRange(1, 999)],
+                             description="Pages only: linked in the header navigation, lowest number first; "
+                                         "leave empty to keep it out of the menu.")
     cover = FileField("Cover image", description="JPEG, PNG, GIF or WebP, up to 8 MB; a wide image works best.")
     remove_cover = BooleanField("Remove the current cover")
 
@@ -52,4 +59,5 @@ class PostForm(FlaskForm):
         return PostInput(title=self.title.data or "", body=self.body.data or "", summary=self.summary.data or "",
                          tags=self.tags.data or "", category_id=self.category_id.data,
                          status=self.status.data or "draft", publish_at=self.publish_at.data,
-                         slug=(self.slug.data or "").strip(), comments_enabled=bool(self.comments_enabled.data))
+                         slug=(self.slug.data or "").strip(), comments_enabled=bool(self.comments_enabled.data),
+                         kind=self.kind.data or "post", nav_order=self.nav_order.data)

@@ -84,6 +84,8 @@ def _save(form: PostForm, post=None) -> Response:
     else:
         flash({"draft": "Draft saved.", "pending": "Submitted: a moderator will review it.",
                "published": "Published.", "archived": "Archived."}[saved.status])
+    if saved.kind == "page":
+        return redirect_to(url_for("pages.page", slug=saved.slug))
     return redirect_to(url_for("posts.detail", slug=saved.slug))
 
 

@@ -425,7 +425,7 @@ def authors(limit: int = 8) -> list[AuthorCount]:
     rows = db.session.execute(
         select(User.username, func.count(Post.id))
         .join(Post, Post.author_id == User.id)
-        .where(Post.status == "published", User.is_active.is_(True))
+        .where(Post.status == "published", Post.kind == "post", User.is_active.is_(True))
         .group_by(User.id, User.username)
         .order_by(func.count(Post.id).desc(), User.username)
         .limit(limit)

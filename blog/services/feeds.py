@@ -41,7 +41,7 @@ def newest(*, category: Category | None = None, tag: Tag | None = None, author: 
            limit: int = FEED_SIZE) -> list[Post]:
     """The newest published posts, optionally of a category subtree, a tag or an author (two queries)."""
     query = (select(Post).options(joinedload(Post.author), joinedload(Post.category), selectinload(Post.tags))
-             .where(Post.status == "published"))
+             .where(Post.status == "published", Post.kind == "post"))
     if category is not None:
         query = query.where(Post.category_id.in_(taxonomy.subtree_ids(category)))
     if tag is not None:

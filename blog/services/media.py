@@ -522,3 +522,74 @@ def cover_urls(post: Post) -> dict | None:
 def cache_seconds(filename: str) -> int:
     """How long browsers may keep an uploaded file: a year for a variant, none for an original (rewritten once)."""
     return 31_536_000 if VARIANT.search(filename) else 0
+
+
+# --- imported images (services.importers, services.export) ---------------------------------------
+
+_MEDIA = _Kind("media", "COVER_MAX_BYTES", "file", "The image was not accepted.")
+_MEDIA_NAME = re.compile(r"[0-9a-f]{32}\.(?:jpg|png|gif|webp)")
+
+
+def store_imported_image(data: bytes, *, name: str | None = None) -> str:
+    """Check ``data`` like an uploaded cover (by content, size, pixels) and store it under ``UPLOAD_FOLDER/media/``.
+
+    Returns the stored file name: ``name`` when it is one of ours (``<32 hex>.<ext>`` with the
+    extension the bytes deserve) and free, else a new random one. The database is the caller's:
+    call :func:`discard_imported_image` if its commit fails.
+
+    Raises:
+        Invalid: not a JPEG, PNG, GIF or WebP image, too big, too many pixels, or damaged.
+    """
+    limit = current_app.config[_MEDIA.max_bytes]
+    if not data:
+        raise _refuse(_MEDIA, "The file is empty.")
+    if len(data) > limit:
+        raise _refuse(_MEDIA, f"The image is too big: at most {_size_text(limit)}.")
+    ext = EXTENSIONS[_checked_format(_MEDIA, data)]
+    folder = _folder(_MEDIA)
+    if not (name and _MEDIA_NAME.fullmatch(name) and name.endswith(f".{ext}") and not (folder / name).exists()):
+        name = f"{secrets.token_hex(16)}.{ext}"
+    _write_atomically(folder / name, lambda fh: fh.write(data))
+    return name
+
+
+def store_imported_cover(data: bytes, *, key: str | None = None) -> str:
+    """Check ``data`` as a cover and store it as a new cover original (keeping ``key`` when ours and free).
+
+    Then it is a cover like any other: the caller commits and calls :func:`cover_saved`, or
+    :func:`discard_cover` if its commit fails.
+    """
+    limit = current_app.config[_COVERS.max_bytes]
+    if not data or len(data) > limit:
+        raise _refuse(_COVERS, f"The image is empty or too big: at most {_size_text(limit)}.")
+    ext = EXTENSIONS[_checked_format(_COVERS, data)]
+    folder = _folder(_COVERS)
+    if not (key and _COVER_KEY.fullmatch(key) and key.endswith(f".{ext}") and not (folder / key).exists()):
+        key = f"{secrets.token_hex(16)}.{ext}"
+    _write_atomically(folder / key, lambda fh: fh.write(data))
+    return key
+
+
+def discard_imported_image(name: str | None) -> None:
+    """Remove an imported image (after a failed commit); None or a missing file is fine."""
+    if name and _MEDIA_NAME.fullmatch(name):
+        (_folder(_MEDIA) / name).unlink(missing_ok=True)
+
+
+def imported_image_path(name: str) -> Path | None:
+    """The file of imported image ``name``, if it exists (for the export)."""
+    path = _folder(_MEDIA) / name
+    return path if _MEDIA_NAME.fullmatch(name) and path.is_file() else None
+
+
+def cover_original_path(key: str | None) -> Path | None:
+    """The original file of cover ``key``, if it exists (for the export)."""
+    if not key or not _COVER_KEY.fullmatch(key):
+        return None
+    path = _folder(_COVERS) / key
+    return path if path.is_file() else None
+
+
+def imported_image_url(name: str) -> str:
+    """The site-relative URL of imported image ``name`` (built by hand: imports run outside any request)."""
+    return f"/uploads/media/{name}"

@@ -28,6 +28,7 @@ from blog.models import PostRedirect
 from blog.models import Tag
 from blog.models import User
 from blog.services import content
+from blog.services import pages
 from blog.services import taxonomy
 from blog.services import view_counts
 from blog.services.errors import Conflict
@@ -63,7 +64,7 @@ def published(page: int = 1, per_page: int | None = None, *, category: Category 
 
     One page of them; past the last page is a 404.
     """
-    query = _listing().where(Post.status == "published")
+    query = _listing().where(Post.status == "published", Post.kind == "post")  # pages are not listed
     if category is not None:
         query = query.where(Post.category_id.in_(taxonomy.subtree_ids(category)))
     if tag is not None:
@@ -88,7 +89,7 @@ class PostLink:
 def popular(limit: int = 5) -> list[PostLink]:
     """The most read published posts (for the sidebar)."""
     rows = db.session.execute(
-        select(Post.title, Post.slug, Post.views).where(Post.status == "published")
+        select(Post.title, Post.slug, Post.views).where(Post.status == "published", Post.kind == "post")
         .order_by(Post.views.desc(), Post.id.desc()).limit(limit)
     ).all()
     return [PostLink(*row) for row in rows]
@@ -156,6 +157,9 @@ class PostInput:
     publish_at: datetime | None = None
     slug: str = ""
     comments_enabled: bool = True
+    #: ``post`` or ``page`` (a static page at /<slug>, out of listings); the header position is admins' to set.
+    kind: str = "post"
+    nav_order: int | None = None
 
 
 def parse_tags(value: str | list[str]) -> list[str]:
@@ -200,6 +204,10 @@ def validate(data: PostInput, *, by: User, post: Post | None = None, now: dateti
             errors["publish_at"] = ["Choose when the post should go live."]
         elif data.publish_at <= now:
             errors["publish_at"] = ["Choose a time in the future (or publish now)."]
+    if data.kind not in ("post", "page"):
+        errors["kind"] = ["Choose a post or a page."]
+    elif data.kind == "page" and not by.has_role("author"):
+        errors["kind"] = ["Only authors write pages."]
     if data.slug and (slugify(data.slug) != data.slug or len(data.slug) > 200):
         errors["slug"] = ["Use lowercase letters, digits and dashes only."]
     elif data.slug in reserved_slugs():
@@ -312,6 +320,7 @@ def save(data: PostInput, *, by: User, post: Post | None = None, cover=None,
     if post.status == "scheduled":
         _schedule_publication(post.published_at)
     taxonomy.clear_widgets()
+    pages.clear_nav()
     return post
 
 
@@ -367,6 +376,11 @@ def _apply(post: Post, data: PostInput, *, by: User, before: _Before, new_key: s
     post.category_id = data.category_id
     post.comments_enabled = data.comments_enabled
     post.status = status
+    post.kind = data.kind
+    if data.kind != "page":
+        post.nav_order = None
+    elif by.has_role("admin"):
+        post.nav_order = data.nav_order  # the header menu is the admins' to arrange
     if status == "published":
         post.published_at = before.published_at if before.status == "published" and before.published_at else utcnow()
     elif status == "scheduled":
@@ -382,6 +396,8 @@ def _apply(post: Post, data: PostInput, *, by: User, before: _Before, new_key: s
         # The address follows the title until the post is first public; then it stays unless the
         # author changes it, and the old one keeps working as a redirect.
         wanted = data.slug or (before.slug if before.public else slugify(post.title)) or "post"
+        if post.kind == "page" and pages.is_reserved(wanted):
+            wanted = f"{wanted}-page"  # /<slug> must never shadow (or be shadowed by) one of the site's routes
         post.slug = _unique_slug(wanted, post.id)
         post.tags = tags
     db.session.add(post)

@@ -62,7 +62,7 @@ class Month:
 def category_tree() -> list[CategoryNode]:
     """Every category as a tree with rolled-up counts of published posts (two queries)."""
     counts = dict(db.session.execute(
-        select(Post.category_id, func.count()).where(Post.status == "published").group_by(Post.category_id)
+        select(Post.category_id, func.count()).where(Post.status == "published", Post.kind == "post").group_by(Post.category_id)
     ).all())
     nodes = {c.id: CategoryNode(c.id, c.name, c.slug, c.parent_id, c.description, counts.get(c.id, 0))
              for c in db.session.scalars(select(Category).order_by(Category.name))}
@@ -135,7 +135,7 @@ def tag_cloud(limit: int = 40) -> list[TagCount]:
         select(Tag.name, Tag.slug, func.count().label("n"))
         .join(post_tags, post_tags.c.tag_id == Tag.id)
         .join(Post, Post.id == post_tags.c.post_id)
-        .where(Post.status == "published")
+        .where(Post.status == "published", Post.kind == "post")
         .group_by(Tag.id, Tag.name, Tag.slug)
         .order_by(func.count().desc(), Tag.name)
         .limit(limit)
@@ -155,7 +155,7 @@ def archive_months(limit: int = 12) -> list[Month]:
     month = func.extract("month", Post.published_at)
     rows = db.session.execute(
         select(year.label("y"), month.label("m"), func.count())
-        .where(Post.status == "published")
+        .where(Post.status == "published", Post.kind == "post")
         .group_by(year, month)
         .order_by(year.desc(), month.desc())
         .limit(limit)

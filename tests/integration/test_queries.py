@@ -58,7 +58,8 @@ def test_home_and_post_pages_query_count_does_not_grow_with_data(app, client, co
     # count + page + tags for a list; the sidebar adds its widgets only when the cache is cold.
     assert small["fragment"] == 3 and small["home, warm cache"] == 3
     # The post page: the post, its tags, the thread, the views UPDATE and today's views-per-day upsert.
-    assert small["home"] <= 10 and small["post"] <= 5, small
+    # (+1 on a cold cache: the header's links to pages, services.pages.nav_pages, memoised.)
+    assert small["home"] <= 11 and small["post"] <= 6, small
 
 
 def test_post_page_queries_stay_constant_with_1_100_and_1000_comments(app, client, count_queries):

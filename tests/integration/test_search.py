@@ -20,6 +20,8 @@ from blog.extensions import cache
 from blog.extensions import db
 from blog.models import Category
 from blog.models import Post
+from blog.models import Tag
+from blog.models import post_tags
 from blog.models import User
 from blog.models import utcnow
 from blog.services import demo
