@@ -48,13 +48,17 @@ def entries() -> list[Entry]:
     but out of listings). A fixed number of queries, whatever the size of the site.
     """
     site = current_app.config["SITE_URL"]
-    published = Post.status == "published"
+    # Static pages (kind "page") live at /<slug> and count in no listing, archive or author page.
+    published = (Post.status == "published") & (Post.kind == "post")
     newest = db.session.scalar(select(func.max(Post.updated_at)).where(published))
     found = [Entry(site + url_for("main.index"), newest), Entry(site + url_for("main.archive_index"), newest),
              Entry(site + url_for("main.tags"), newest)]
     for slug, updated in db.session.execute(
             select(Post.slug, Post.updated_at).where(published).order_by(Post.published_at.desc(), Post.id.desc())):
         found.append(Entry(site + url_for("posts.detail", slug=slug), updated))
+    for slug, updated in db.session.execute(
+            select(Post.slug, Post.updated_at).where(Post.status == "published", Post.kind == "page").order_by(Post.slug)):
+        found.append(Entry(site + url_for("pages.page", slug=slug), updated))
     for slug, updated in db.session.execute(
             select(Category.slug, func.max(Post.updated_at))
             .outerjoin(Post, (Post.category_id == Category.id) & published)

@@ -60,6 +60,15 @@ def test_sitemap_lists_every_public_page_and_no_private_one(client, site):
     assert entry.find("s:lastmod", NS).text == site["public"].updated_at.replace(microsecond=0).isoformat() + "Z"
 
 
+def test_sitemap_lists_static_pages_at_their_own_address_not_as_posts(client, site):
+    about = make_post(author=make_user(role="admin", username="boss"), title="About us", kind="page")
+    make_post(author=make_user(role="admin", username="boss2"), title="Draft page", kind="page", status="draft")
+    urls = locs(client.get("/sitemap.xml").text)
+    assert f"http://localhost/{about.slug}" in urls and f"http://localhost/blog/{about.slug}" not in urls
+    assert not any("draft-page" in url for url in urls)
+    assert "http://localhost/user/boss" not in urls  # a page is no post of its author's
+
+
 def test_every_sitemap_url_answers_200(client, site):
     for url in locs(client.get("/sitemap.xml").text):
         assert client.get(url.removeprefix("http://localhost")).status_code == 200, url
