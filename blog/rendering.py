@@ -1,15 +1,68 @@
-"""Full page or fragment, decided in one place."""
+"""Full page or fragment, decided in one place; and the one page-cache layer in front of the views.
+
+Anonymous GETs of the pages in ``CACHEABLE`` are answered from the shared page cache
+(services/pagecache.py) before the view runs, keyed on the URL and the htmx headers the views
+read. Everything leaving here gets its HTTP caching headers: ETag and Last-Modified with 304s
+for cacheable pages, ``public, s-maxage`` for guests, ``private, no-store`` for anyone signed in.
+"""
 from __future__ import annotations
 
+import gzip
+import hashlib
+import time
+from collections.abc import Callable
+from datetime import datetime
+from datetime import UTC
+
+from flask import Flask
 from flask import Response
+from flask import current_app
 from flask import get_flashed_messages
 from flask import make_response
 from flask import redirect
 from flask import render_template
+from flask import request
+from flask import session
 from flask_htmx import make_response as htmx_response
 from jinja2_fragments.flask import render_block
 
 from blog.extensions import htmx
+from blog.services import pagecache
+
+#: The request headers ``wants_fragment`` reads: every fragment-or-page response varies on them.
+FRAGMENT_HEADERS = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")
+#: Every htmx header a view reads (the home page also reads HX-Trigger): all of them key the page cache.
+KEY_HEADERS = (*FRAGMENT_HEADERS, "HX-Trigger")
+#: Response headers worth storing with a page (the rest are added on the way out each time).
+_KEPT_HEADERS = ("Content-Type", "Vary")
+_COMPRESSIBLE = ("text/html", "application/rss+xml", "application/atom+xml", "application/xml", "text/xml",
+                 "application/json", "text/plain")
+
+
+def _listing_areas(_args: dict) -> tuple[str, ...]:
+    return (pagecache.LISTINGS, pagecache.TAXONOMY)
+
+
+def _post_areas(args: dict) -> tuple[str, ...]:
+    return (pagecache.post_area(args["slug"]), pagecache.TAXONOMY)
+
+
+#: Endpoints whose anonymous GETs may be served from the page cache -> the areas they show.
+CACHEABLE: dict[str, Callable[[dict], tuple[str, ...]]] = {
+    "main.index": _listing_areas,
+    "main.category": _listing_areas,
+    "main.tag": _listing_areas,
+    "main.tags": _listing_areas,
+    "main.archive": _listing_areas,
+    "main.search": _listing_areas,
+    "main.feed": _listing_areas,
+    "main.category_feed": _listing_areas,
+    "main.tag_feed": _listing_areas,
+    "users.profile": _listing_areas,
+    "posts.detail": _post_areas,
+    "comments.thread": _post_areas,
+    "comments.count": _post_areas,
+}
 
 
 def wants_fragment() -> bool:
@@ -35,7 +88,7 @@ def render(template: str, *, block: str | None = None, status: int = 200, oob: t
         html = render_template(template, **context)
     response = make_response(html, status)
     if block:
-        response.vary.add("HX-Request")
+        response.vary.update(FRAGMENT_HEADERS)
     return response
 
 
@@ -48,3 +101,150 @@ def redirect_to(url: str) -> Response:
         return htmx_response(redirect=url)
     return redirect(url, 303)
 
+
+def conditional(response: Response, etag: str | None = None,
+                last_modified: datetime | float | None = None) -> Response:
+    """Add a (weak) ETag and Last-Modified to ``response`` and answer 304 when the client has it.
+
+    ``etag`` defaults to a hash of the body; ``last_modified`` is a naive-UTC datetime or epoch seconds.
+    """
+    if etag is None:
+        etag = _etag(response.get_data())
+    elif not etag.startswith(("W/", '"')):
+        etag = f'W/"{etag}"'
+    response.headers["ETag"] = etag
+    if last_modified is not None:
+        if isinstance(last_modified, datetime):
+            stamp = last_modified.replace(tzinfo=last_modified.tzinfo or UTC)
+        else:
+            stamp = datetime.fromtimestamp(last_modified, UTC)
+        response.last_modified = stamp.replace(microsecond=0)
+    return response.make_conditional(request)
+
+
+def count_view_when_cached(post_id: int) -> None:
+    """This page reads post ``post_id``: a copy served from the page cache counts a view of it too."""
+    _state()["post_id"] = post_id
+
+
+# --- the page-cache layer -------------------------------------------------------------------
+
+def _state() -> dict:
+    # Per request, in the WSGI environ (``g`` belongs to the app context, which tests share between requests).
+    return request.environ.setdefault("blog.page", {})
+
+
+def _etag(body: bytes) -> str:
+    return 'W/"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+def _signed_in() -> bool:
+    # The session cookie exists only for visitors who needed one (signed in, or a form's token).
+    return request.cookies.get(current_app.config["SESSION_COOKIE_NAME"]) is not None and "_user_id" in session
+
+
+def _shareable_request() -> bool:
+    """A guest's GET of a page in CACHEABLE: the same answer for everyone who asks it so."""
+    config = current_app.config
+    if request.method not in ("GET", "HEAD") or request.endpoint not in CACHEABLE:
+        return False
+    # A session (flashes, a form token, a login) or a remember-me cookie: this visitor's own page.
+    cookies = request.cookies
+    return (config["SESSION_COOKIE_NAME"] not in cookies and config.get("REMEMBER_COOKIE_NAME", "remember_token")
+            not in cookies and "Authorization" not in request.headers)
+
+
+def _serve_from_cache() -> Response | None:
+    if not _shareable_request():
+        return None
+    areas = CACHEABLE[request.endpoint](request.view_args or {})
+    variant = [f"{name}={request.headers.get(name, '')}" for name in KEY_HEADERS]
+    key = entry = None
+    try:
+        # The generations are read before the view reads the database (see services/pagecache.py).
+        gens = pagecache.generations([pagecache.SITE, *areas])
+        if current_app.config["PAGE_CACHE"]:
+            key = pagecache.page_key(request.full_path, variant, gens)
+            entry = pagecache.load(key)
+    except Exception:  # the cache is down: render as if nothing were cached
+        current_app.logger.exception("page cache unavailable")
+        gens = {}
+    _state()["page"] = (key, gens)
+    if entry is None:
+        return None
+    _state()["hit"] = True
+    if entry.post_id is not None:
+        from blog.services import posts
+
+        posts.count_view(entry.post_id, user_agent=request.headers.get("User-Agent", ""))
+    accepts_gzip = "gzip" in request.accept_encodings
+    response = Response(entry.body if accepts_gzip else gzip.decompress(entry.body), entry.status)
+    for name, value in entry.headers:
+        response.headers[name] = value
+    if accepts_gzip:
+        response.headers["Content-Encoding"] = "gzip"
+    response.headers["X-Page-Cache"] = "hit"
+    return _public(response, entry.etag, entry.last_modified)
+
+
+def _public(response: Response, etag: str | None, last_modified: datetime | float | None) -> Response:
+    config = current_app.config
+    response.headers["Cache-Control"] = (f"public, max-age=0, s-maxage={config['HTTP_S_MAXAGE']}, "
+                                         f"stale-while-revalidate={config['HTTP_STALE_WHILE_REVALIDATE']}")
+    # A CDN must not hand a guest's copy to someone signed in (who sends a cookie).
+    response.vary.update(("Cookie", "Accept-Encoding"))
+    return conditional(response, etag, last_modified)
+
+
+def _finish(response: Response) -> Response:
+    state = _state()
+    if state.get("hit"):
+        return response
+    if _signed_in():
+        response.headers["Cache-Control"] = "private, no-store"
+        return _compress(response)
+    page = state.get("page")
+    if page is not None and response.status_code == 304 and not session.modified:
+        return _public(response, response.headers["ETag"], response.last_modified)  # the view's own conditional()
+    if (page is None or response.status_code != 200 or response.direct_passthrough or response.is_streamed
+            or session.modified or "Set-Cookie" in response.headers):
+        return _compress(response)
+    key, gens = page
+    body = response.get_data()
+    # The view's own validators win (a feed knows its newest item); else the body and the generations.
+    etag = response.headers.get("ETag") or _etag(body)
+    last_modified = (response.last_modified.timestamp() if response.last_modified
+                     else pagecache.changed_at(gens.values()) or time.time())
+    response.vary.update(("Cookie", "Accept-Encoding"))
+    headers = [(name, response.headers[name]) for name in _KEPT_HEADERS if name in response.headers]
+    headers += [(name, value) for name, value in response.headers.items() if name.startswith("HX-")]
+    if key is not None:
+        try:
+            pagecache.store(key, body, status=response.status_code, headers=headers, etag=etag,
+                            last_modified=last_modified, post_id=state.get("post_id"))
+        except Exception:
+            current_app.logger.exception("could not store a page in the page cache")
+        response.headers["X-Page-Cache"] = "miss"
+    return _compress(_public(response, etag, last_modified))
+
+
+def _compress(response: Response) -> Response:
+    """gzip text bodies over 1 KB for clients that take it (static files come pre-compressed)."""
+    if (response.status_code != 200 or response.direct_passthrough or response.is_streamed
+            or "Content-Encoding" in response.headers or response.mimetype not in _COMPRESSIBLE):
+        return response
+    response.vary.add("Accept-Encoding")
+    if "gzip" not in request.accept_encodings:
+        return response
+    body = response.get_data()
+    if len(body) < 1024:
+        return response
+    response.set_data(gzip.compress(body, 5))
+    response.headers["Content-Encoding"] = "gzip"
+    return response
+
+
+def register(app: Flask) -> None:
+    """Put the page cache in front of the views and the caching headers on every response."""
+    app.before_request(_serve_from_cache)
+    app.after_request(_finish)

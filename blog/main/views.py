@@ -15,6 +15,7 @@ from flask_sqlalchemy.pagination import Pagination
 
 from blog.extensions import htmx
 from blog.main import bp
+from blog.rendering import conditional
 from blog.rendering import render
 from blog.rendering import wants_fragment
 from blog.services import accounts
@@ -194,7 +195,8 @@ def archive(year: int, month: int | None = None) -> Response:
 def _feed(title: str, link: str, description: str, items) -> Response:
     response = make_response(feeds.render_rss(title, link, description, items))
     response.mimetype = "application/rss+xml"
-    return response
+    # Feed readers poll all day: a 304 when nothing in it changed since their copy.
+    return conditional(response, last_modified=max((post.updated_at for post in items), default=None))
 
 
 @bp.get("/feed.xml")

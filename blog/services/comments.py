@@ -19,7 +19,6 @@ from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm import joinedload
 
 from blog import signals
-from blog.extensions import cache
 from blog.extensions import db
 from blog.models import Comment
 from blog.models import Post
@@ -30,6 +29,7 @@ from blog.services import content
 from blog.services.errors import Invalid
 from blog.services.errors import NotAllowed
 from blog.services.errors import NotFound
+from blog.services import pagecache
 
 #: Replies nest this deep at most; deeper replies are shown at the deepest level.
 MAX_DEPTH = 3
@@ -287,7 +287,7 @@ def delete(comment: Comment, *, by: User) -> Comment | None:
 
 
 def _forget_widgets() -> None:
-    cache.delete_memoized(recent)
+    pagecache.invalidate(pagecache.LISTINGS)
 
 
 # --- the moderation queue -----------------------------------------------------------------
@@ -334,7 +334,7 @@ class RecentComment:
     post_slug: str
 
 
-@cache.memoize(timeout=60)
+@pagecache.memoize(pagecache.LISTINGS, timeout=60)
 def recent(limit: int = 5) -> list[RecentComment]:
     """The newest approved comments on published posts (for the sidebar), in one query."""
     rows = db.session.execute(
