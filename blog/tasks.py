@@ -117,3 +117,12 @@ def process_pending_covers() -> int:
     from blog.services import media
 
     return media.process_pending_covers()
+
+
+@huey.periodic_task(crontab(minute="*"))
+@in_app_context
+def flush_view_counts() -> int:
+    """Every minute: the buffered post views go to the database in one UPDATE."""
+    from blog.services import viewcounts
+
+    return viewcounts.flush()

@@ -16,6 +16,7 @@ from blog.extensions import limiter
 from blog.permissions import verified_required
 from blog.posts import bp
 from blog.posts.forms import PostForm
+from blog.rendering import count_view_when_cached
 from blog.rendering import redirect_to
 from blog.rendering import render
 from blog.services import comments
@@ -40,8 +41,9 @@ def detail(slug: str) -> Response:
     response = render("posts/detail.html", block="comments", post=post, thread=comments.thread(post, current_user),
                       delete_form=ConfirmForm(), form=new_form(), reply_to=reply_to,
                       reply_form=new_form(reply_to) if reply_to else None)
-    if not htmx:  # a page read, not a fragment refresh; counted after rendering (the commit expires objects)
+    if not htmx:  # a page read, not a fragment refresh (also when the page cache answers it)
         posts.record_view(post, user=current_user, user_agent=request.headers.get("User-Agent", ""))
+        count_view_when_cached(post.id)
     return response
 
 
