@@ -19,6 +19,7 @@ from tests.factories import make_user
 def site(request, app: Flask):
     """A post in a category with a tag; every test runs with the page cache off and on."""
     app.config["PAGE_CACHE"] = request.param
+    app.config["WTF_CSRF_ENABLED"] = True  # as in production: a form built for a guest would open a session
     category = taxonomy.create_category("Python")
     post = make_post(title="Caching", tags=["web"], category=category)
     return {"post": f"/blog/{post.slug}", "tag": "/tag/web", "category": f"/category/{category.slug}",
