@@ -23,8 +23,11 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import session
+from flask.sessions import SecureCookieSessionInterface
 from flask_htmx import make_response as htmx_response
 from jinja2_fragments.flask import render_block
+from werkzeug.http import is_resource_modified
+from werkzeug.http import unquote_etag
 
 from blog.extensions import htmx
 from blog.services import pagecache
@@ -34,7 +37,7 @@ FRAGMENT_HEADERS = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")
 #: Every htmx header a view reads (the home page also reads HX-Trigger): all of them key the page cache.
 KEY_HEADERS = (*FRAGMENT_HEADERS, "HX-Trigger")
 #: Response headers worth storing with a page (the rest are added on the way out each time).
-_KEPT_HEADERS = ("Content-Type", "Vary")
+_KEPT_HEADERS = ("Content-Type", "Vary", "ETag", "Last-Modified", "Cache-Control")
 _COMPRESSIBLE = ("text/html", "application/rss+xml", "application/atom+xml", "application/xml", "text/xml",
                  "application/json", "text/plain")
 
@@ -177,14 +180,18 @@ def _serve_from_cache() -> Response | None:
         from blog.services import posts
 
         posts.count_view(entry.post_id, user_agent=request.headers.get("User-Agent", ""))
-    accepts_gzip = "gzip" in request.accept_encodings
-    response = Response(entry.body if accepts_gzip else gzip.decompress(entry.body), entry.status)
-    for name, value in entry.headers:
-        response.headers[name] = value
-    if accepts_gzip:
-        response.headers["Content-Encoding"] = "gzip"
-    response.headers["X-Page-Cache"] = "hit"
-    return _public(response, entry.etag, entry.last_modified)
+    headers = list(entry.headers)  # stored with their final values: the quick path does no header work
+    if ("If-None-Match" in request.headers or "If-Modified-Since" in request.headers) and not is_resource_modified(
+            request.environ, etag=unquote_etag(entry.etag)[0],
+            last_modified=datetime.fromtimestamp(int(entry.last_modified), UTC)):
+        return Response(status=304, headers=[(k, v) for k, v in headers if k != "Content-Type"])
+    if "gzip" in request.accept_encodings:
+        body = entry.body
+        headers.append(("Content-Encoding", "gzip"))
+    else:
+        body = gzip.decompress(entry.body)
+    headers.append(("X-Page-Cache", "hit"))
+    return Response(body, entry.status, headers=headers)
 
 
 def _public(response: Response, etag: str | None, last_modified: datetime | float | None) -> Response:
@@ -215,17 +222,17 @@ def _finish(response: Response) -> Response:
     etag = response.headers.get("ETag") or _etag(body)
     last_modified = (response.last_modified.timestamp() if response.last_modified
                      else pagecache.changed_at(gens.values()) or time.time())
-    response.vary.update(("Cookie", "Accept-Encoding"))
-    headers = [(name, response.headers[name]) for name in _KEPT_HEADERS if name in response.headers]
-    headers += [(name, value) for name, value in response.headers.items() if name.startswith("HX-")]
-    if key is not None:
+    response = _public(response, etag, last_modified)
+    if key is not None and response.status_code == 200:
+        headers = [(name, response.headers[name]) for name in _KEPT_HEADERS if name in response.headers]
+        headers += [(name, value) for name, value in response.headers.items() if name.startswith("HX-")]
         try:
             pagecache.store(key, body, status=response.status_code, headers=headers, etag=etag,
                             last_modified=last_modified, post_id=state.get("post_id"))
         except Exception:
             current_app.logger.exception("could not store a page in the page cache")
         response.headers["X-Page-Cache"] = "miss"
-    return _compress(_public(response, etag, last_modified))
+    return _compress(response)
 
 
 def _compress(response: Response) -> Response:
@@ -244,7 +251,19 @@ def _compress(response: Response) -> Response:
     return response
 
 
+class _LazySessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus the signing set-up for requests that bring no cookie."""
+
+    def open_session(self, app: Flask, request):  # type: ignore[override]
+        if app.secret_key and request.cookies.get(self.get_cookie_name(app)) is None:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def register(app: Flask) -> None:
     """Put the page cache in front of the views and the caching headers on every response."""
-    app.before_request(_serve_from_cache)
+    # First of the before-request hooks: a cached guest page needs none of the others (rate
+    # limits apply to writes and sign-ins, never to these GETs).
+    app.before_request_funcs.setdefault(None, []).insert(0, _serve_from_cache)
     app.after_request(_finish)
+    app.session_interface = _LazySessionInterface()
