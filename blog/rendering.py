@@ -142,8 +142,11 @@ def _etag(body: bytes) -> str:
 
 
 def _signed_in() -> bool:
-    # The session cookie exists only for visitors who needed one (signed in, or a form's token).
-    return request.cookies.get(current_app.config["SESSION_COOKIE_NAME"]) is not None and "_user_id" in session
+    # Only a visitor who brought a session or remember-me cookie can be signed in (Flask-Login
+    # puts the id in the session in both cases); the others' sessions are not even looked at.
+    config, cookies = current_app.config, request.cookies
+    return ((config["SESSION_COOKIE_NAME"] in cookies or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies)
+            and "_user_id" in session)
 
 
 def _shareable_request() -> bool:

@@ -180,10 +180,13 @@ def _seed(app_dir: Path, env: dict[str, str], options, flask: str) -> dict[str, 
             "from wsgi import app\n"
             "from sqlalchemy import select, func\n"
             "from blog.extensions import db\n"
-            "from blog.models import Post, Tag, post_tags\n"
+            "from blog.models import Comment, Post, Tag, post_tags\n"
             "with app.app_context():\n"
-            "    post = db.session.scalar(select(Post.slug).where(Post.status == 'published')"
-            ".order_by(Post.published_at.desc()).limit(1))\n"
+            # A typical post: the newest with a handful of comments (the seed gives a few posts huge threads).
+            "    n = select(Comment.post_id, func.count().label('n')).where(Comment.status == 'approved')"
+            ".group_by(Comment.post_id).subquery()\n"
+            "    post = db.session.scalar(select(Post.slug).join(n, n.c.post_id == Post.id)"
+            ".where(Post.status == 'published', n.c.n.between(3, 30)).order_by(Post.published_at.desc()).limit(1))\n"
             "    tag = db.session.scalar(select(Tag.slug).join(post_tags).group_by(Tag.id)"
             ".order_by(func.count().desc()).limit(1))\n"
             "    print(post); print(tag)\n")],

@@ -250,6 +250,28 @@ def _areas_for_flush(session: Session) -> set[str]:
     return areas
 
 
+#: Execution option that keeps a bulk UPDATE from invalidating (the view-count flush: counts are
+#: not worth a cold cache every minute; pages show them at most PAGE_CACHE_TIMEOUT late).
+QUIET = "pagecache_quiet"
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _remember_bulk_changes(state) -> None:
+    # UPDATE/DELETE statements skip the flush (the worker marking a cover's variants ready, for
+    # one): they could touch any row, so everything is bumped after the commit.
+    if not (state.is_update or state.is_delete) or state.execution_options.get(QUIET):
+        return
+    from blog.models import Category
+    from blog.models import Comment
+    from blog.models import Post
+    from blog.models import Tag
+    from blog.models import User
+
+    mapper = state.bind_mapper
+    if mapper is not None and mapper.class_ in (Post, Comment, User, Category, Tag):
+        state.session.info.setdefault(PENDING, set()).add(SITE)
+
+
 @event.listens_for(Session, "after_flush")
 def _remember_changes(session: Session, _flush_context) -> None:
     areas = _areas_for_flush(session)

@@ -20,6 +20,7 @@ from sqlalchemy import update
 
 from blog.extensions import cache
 from blog.extensions import db
+from blog.services import pagecache
 
 #: How long counts wait in a process's memory before they go to the shared buffer.
 SPOOL_SECONDS = 1.0
@@ -159,7 +160,8 @@ def flush() -> int:
         for start in range(0, len(ids), _CHUNK):
             chunk = {post_id: taken[post_id] for post_id in ids[start:start + _CHUNK]}
             db.session.execute(update(Post).where(Post.id.in_(chunk))
-                               .values(views=Post.views + case(chunk, value=Post.id, else_=0)))
+                               .values(views=Post.views + case(chunk, value=Post.id, else_=0)),
+                               execution_options={pagecache.QUIET: True})
         db.session.commit()
     except BaseException:
         db.session.rollback()  # the buffer keeps them for the next run

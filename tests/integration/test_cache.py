@@ -265,3 +265,47 @@ def test_generations_are_unique_tokens_so_concurrent_bumps_never_collide(app):
         pagecache.bump(pagecache.LISTINGS)
         seen.add(pagecache.generations([pagecache.LISTINGS])[pagecache.LISTINGS])
     assert len(seen) == 50
+
+
+def test_the_periodic_task_moves_buffered_views_into_the_row(cached, client):
+    from blog import tasks
+
+    post = make_post()
+    client.get(f"/blog/{post.slug}", headers=BROWSER)
+    client.get(f"/blog/{post.slug}", headers=BROWSER)
+    db.session.refresh(post)
+    assert post.views == 0  # the read wrote nothing
+    tasks.flush_view_counts()
+    db.session.refresh(post)
+    assert post.views == 2
+
+
+def test_counts_waiting_in_a_process_reach_the_shared_buffer_when_it_stops(app):
+    buffer = viewcounts.ViewBuffer(app)
+    buffer.immediate = False  # as under gunicorn: counts wait a second in memory
+    buffer.add(7)
+    buffer.add(7)
+    try:
+        assert buffer.store.take() == {}
+        buffer.spool()  # what the atexit hook runs when a worker stops gracefully
+        assert buffer.store.take() == {7: 2}
+    finally:
+        if buffer.timer is not None:
+            buffer.timer.cancel()
+
+
+def test_a_bulk_update_by_the_worker_refreshes_cached_pages(cached, client):
+    from sqlalchemy import update
+
+    post = make_post(title="Cover pending")
+    client.get(f"/blog/{post.slug}")
+    db.session.execute(update(Post).where(Post.id == post.id).values(title="Cover ready"))
+    db.session.commit()
+    assert "Cover ready" in client.get(f"/blog/{post.slug}").text
+
+
+def test_flushing_view_counts_keeps_the_cache_warm(cached, client):
+    post = make_post()
+    client.get(f"/blog/{post.slug}", headers=BROWSER)
+    viewcounts.flush()
+    assert _hit(client.get(f"/blog/{post.slug}", headers=BROWSER))
