@@ -110,7 +110,7 @@ def _configure_cache(app: Flask) -> None:
     else:
         # Shared by every process on the machine (gunicorn workers, the Huey consumer, the CLI), so an
         # invalidation in one reaches all; a per-process SimpleCache would keep serving old pages.
-        app.config["CACHE_TYPE"] = "FileSystemCache"
+        app.config["CACHE_TYPE"] = "blog.sqlitecache.SQLiteCache"
         app.config.setdefault("CACHE_DIR", str(Path(app.instance_path) / "cache"))
         app.config.setdefault("CACHE_THRESHOLD", 20_000)
     app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from datetime import UTC
@@ -26,8 +28,10 @@ from flask import session
 from flask.sessions import SecureCookieSessionInterface
 from flask_htmx import make_response as htmx_response
 from jinja2_fragments.flask import render_block
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified
 from werkzeug.http import unquote_etag
+from werkzeug.wrappers import Request as WerkzeugRequest
 
 from blog.extensions import htmx
 from blog.services import pagecache
@@ -230,8 +234,11 @@ def _finish(response: Response) -> Response:
         headers = [(name, response.headers[name]) for name in _KEPT_HEADERS if name in response.headers]
         headers += [(name, value) for name, value in response.headers.items() if name.startswith("HX-")]
         try:
-            pagecache.store(key, body, status=response.status_code, headers=headers, etag=etag,
-                            last_modified=last_modified, post_id=state.get("post_id"))
+            entry = pagecache.store(key, body, status=response.status_code, headers=headers, etag=etag,
+                                    last_modified=last_modified, post_id=state.get("post_id"), keep=False)
+            # Everything the app sent (security headers included), for QuickHits.
+            entry.extra["headers"] = [(k, v) for k, v in response.headers.items() if k.lower() not in _PER_REQUEST]
+            pagecache.save(key, entry)
         except Exception:
             current_app.logger.exception("could not store a page in the page cache")
         response.headers["X-Page-Cache"] = "miss"
@@ -254,6 +261,88 @@ def _compress(response: Response) -> Response:
     return response
 
 
+#: Stored response headers that are per request, or recomputed on the way out.
+_PER_REQUEST = {"set-cookie", "content-length", "content-encoding", "x-page-cache", "x-request-id", "date"}
+
+
+class QuickHits:
+    """WSGI middleware: a guest's GET found in the page cache is answered before Flask builds a request.
+
+    Same eligibility, key and answer as ``_serve_from_cache`` (which remains the path for
+    everything else); the stored headers include the security headers the app added. The
+    generations are read per request here too, so an invalidation is seen at once.
+    """
+
+    def __init__(self, app: Flask, wsgi_app) -> None:
+        self.app, self.wsgi_app = app, wsgi_app
+        self.access = logging.getLogger("blog.access")
+
+    def __call__(self, environ, start_response):
+        try:
+            answer = self._answer(environ)
+        except Exception:  # anything odd (cache down, unusual request): the app decides
+            self.app.logger.warning("page cache quick path skipped", exc_info=True)
+            answer = None
+        if answer is None:
+            return self.wsgi_app(environ, start_response)
+        status, headers, body = answer
+        start_response(status, headers)
+        return [body]
+
+    def _answer(self, environ):
+        started = time.perf_counter()
+        config = self.app.config
+        if not config["PAGE_CACHE"] or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return None
+        if "HTTP_AUTHORIZATION" in environ:
+            return None
+        req = WerkzeugRequest(environ)
+        if req.path.startswith(self.app.static_url_path + "/"):
+            return None
+        cookies = req.cookies
+        if config["SESSION_COOKIE_NAME"] in cookies or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies:
+            return None
+        try:
+            endpoint, view_args = self.app.url_map.bind_to_environ(environ).match()
+        except HTTPException:
+            return None
+        if endpoint not in CACHEABLE:
+            return None
+        with self.app.app_context():
+            gens = pagecache.generations([pagecache.SITE, *CACHEABLE[endpoint](view_args)])
+            variant = [f"{name}={req.headers.get(name, '')}" for name in KEY_HEADERS]
+            entry = pagecache.load(pagecache.page_key(req.full_path, variant, gens))
+            if entry is None:
+                return None
+            if entry.post_id is not None:
+                from blog.services import posts
+
+                posts.count_view(entry.post_id, user_agent=req.headers.get("User-Agent", ""))
+        incoming = req.headers.get("X-Request-ID", "")
+        headers = [*entry.extra.get("headers", ()),
+                   ("X-Request-ID", incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex)]
+        if not entry.extra.get("headers"):
+            return None  # stored before the quick path existed: let the app answer
+        if ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ) and not is_resource_modified(
+                environ, etag=unquote_etag(entry.etag)[0],
+                last_modified=datetime.fromtimestamp(int(entry.last_modified), UTC)):
+            status, body = "304 NOT MODIFIED", b""
+            headers = [(k, v) for k, v in headers if k != "Content-Type"]
+        else:
+            status = "200 OK"  # only 200s are stored
+            if "gzip" in req.accept_encodings:
+                body = entry.body
+                headers.append(("Content-Encoding", "gzip"))
+            else:
+                body = gzip.decompress(entry.body)
+            headers += [("Content-Length", str(len(body))), ("X-Page-Cache", "hit")]
+            if environ["REQUEST_METHOD"] == "HEAD":
+                body = b""
+        self.access.info("%s %s %s %.1fms", environ["REQUEST_METHOD"], req.full_path.rstrip("?"), status[:3],
+                         (time.perf_counter() - started) * 1000)
+        return status, headers, body
+
+
 class _LazySessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, minus the signing set-up for requests that bring no cookie."""
 
@@ -270,3 +359,4 @@ def register(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, _serve_from_cache)
     app.after_request(_finish)
     app.session_interface = _LazySessionInterface()
+    app.wsgi_app = QuickHits(app, app.wsgi_app)  # type: ignore[method-assign]

@@ -165,16 +165,17 @@ def _wrk(wrk: str, server: Server, name: str, path: str, options, lua: Path) -> 
                   sum(int(n) for n in errors.groups()) if errors else 0, cookies)
 
 
-def _seed(app_dir: Path, env: dict[str, str], options, flask: str) -> dict[str, str]:
-    """Migrate and seed the scratch database; returns the paths to load."""
+def _seed(app_dir: Path, env: dict[str, str], options, flask: str, seeded: bool = False) -> dict[str, str]:
+    """Migrate and seed the scratch database (unless kept from an earlier run); returns the paths to load."""
     started = time.perf_counter()
-    subprocess.run([flask, "--app", "wsgi", "db", "upgrade"], cwd=app_dir, env=env, check=True,
-                   capture_output=True)
-    subprocess.run([flask, "--app", "wsgi", "seed-db", "--posts", str(options.posts), "--comments",
-                    str(options.comments), "--users", "100"], cwd=app_dir, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-    print(f"seeded {options.posts} posts, {options.comments} comments in {time.perf_counter() - started:.0f}s",
-          flush=True)
+    if not seeded:
+        subprocess.run([flask, "--app", "wsgi", "db", "upgrade"], cwd=app_dir, env=env, check=True,
+                       capture_output=True)
+        subprocess.run([flask, "--app", "wsgi", "seed-db", "--posts", str(options.posts), "--comments",
+                        str(options.comments), "--users", "100"], cwd=app_dir, env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        print(f"seeded {options.posts} posts, {options.comments} comments in {time.perf_counter() - started:.0f}s",
+              flush=True)
     probe = subprocess.run(
         [sys.executable, "-c", (
             "from wsgi import app\n"
@@ -205,6 +206,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers (cores)")
     parser.add_argument("--stack", default=os.environ.get("BENCH_STACK", "embedded"), choices=["embedded", "prod"])
     parser.add_argument("--app-dir", type=Path, default=ROOT, help="the checkout to serve (to compare branches)")
+    parser.add_argument("--keep", metavar="NAME", help="seed once into a database named NAME (a SQLite file in "
+                        "the temp folder, or a PostgreSQL database) kept for the next run with the same NAME")
     options = parser.parse_args()
 
     wrk = _ensure_wrk()
@@ -222,20 +225,25 @@ def main() -> None:
         import psycopg
 
         admin_url = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1/postgres")
-        name = f"bench_load_{os.getpid()}"
+        name = f"bench_load_{options.keep or os.getpid()}"
         with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        dropdb = (admin_url, name)
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        seeded = bool(exists and options.keep)
+        dropdb = None if options.keep else (admin_url, name)
         env["DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1/{name}"
         env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
         import redis
 
         redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     else:
-        env["DATABASE_URL"] = f"sqlite:///{scratch / 'bench.db'}"
+        kept = Path(tempfile.gettempdir()) / f"blog-load-{options.keep}.db" if options.keep else scratch / "bench.db"
+        seeded = kept.exists()
+        env["DATABASE_URL"] = f"sqlite:///{kept}"
     results: list[Result] = []
     try:
-        paths = _seed(options.app_dir, env, options, flask)
+        paths = _seed(options.app_dir, env, options, flask, seeded=seeded)
         hello = Server("hello:app", scratch, {**os.environ, "PYTHONPATH": str(scratch)}, options.workers, gunicorn)
         try:
             results.append(_wrk(wrk, hello, "bare Flask hello", "/", options, lua))

@@ -155,11 +155,17 @@ def load(key: str) -> Entry | None:
 
 
 def store(key: str, body: bytes, *, status: int, headers: list[tuple[str, str]], etag: str,
-          last_modified: float, post_id: int | None = None) -> Entry:
-    """Store a rendered response (compressed) for ``PAGE_CACHE_TIMEOUT`` seconds."""
+          last_modified: float, post_id: int | None = None, keep: bool = True) -> Entry:
+    """Store a rendered response (compressed) for ``PAGE_CACHE_TIMEOUT`` seconds (``keep=False``: build it only)."""
     entry = Entry(gzip.compress(body, 6), status, headers, etag, last_modified, post_id)
-    cache.set(key, entry, timeout=current_app.config["PAGE_CACHE_TIMEOUT"])
+    if keep:
+        save(key, entry)
     return entry
+
+
+def save(key: str, entry: Entry) -> None:
+    """Put ``entry`` in the cache at ``key``."""
+    cache.set(key, entry, timeout=current_app.config["PAGE_CACHE_TIMEOUT"])
 
 
 # --- memoised widgets ---------------------------------------------------------------------
