@@ -273,7 +273,7 @@ def main() -> None:
     base = results[0].rps
     print(f"\nstack: {options.stack}; {options.posts} posts, {options.comments} comments; gunicorn -w {options.workers} "
           f"sync; wrk -t{options.threads} -c{options.connections} -d{options.duration}s\n")
-    print("| page | req/s | × bare Flask | p50 ms | p99 ms | server CPU ms/req | non-2xx | cookies |")
+    print("| page | req/s | × bare Flask | p50 ms | p99 ms | server CPU ms/req | non-2xx + socket errors | cookies |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(f"| {r.name} | {r.rps:,.0f} | {r.rps / base:.3f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.cpu_ms:.2f} | "
