@@ -126,3 +126,12 @@ def flush_view_counts() -> int:
     from blog.services import viewcounts
 
     return viewcounts.flush()
+
+
+@huey.periodic_task(crontab(minute="7", hour="*/6"))
+@in_app_context
+def analyze_database() -> bool:
+    """Every six hours: fresh planner statistics on SQLite, so big tables keep their good indexes."""
+    from blog.services import maintenance
+
+    return maintenance.analyze()

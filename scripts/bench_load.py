@@ -176,6 +176,18 @@ def _seed(app_dir: Path, env: dict[str, str], options, flask: str, seeded: bool 
                        stdout=subprocess.DEVNULL)
         print(f"seeded {options.posts} posts, {options.comments} comments in {time.perf_counter() - started:.0f}s",
               flush=True)
+        # Planner statistics, as after any bulk load (the app's analyze_database task does it every 6 h on SQLite).
+        url = env["DATABASE_URL"]
+        if url.startswith("sqlite:///"):
+            import sqlite3
+
+            with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+                conn.execute("ANALYZE")
+        else:
+            import psycopg
+
+            with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+                conn.execute("ANALYZE")
     probe = subprocess.run(
         [sys.executable, "-c", (
             "from wsgi import app\n"

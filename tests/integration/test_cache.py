@@ -309,3 +309,26 @@ def test_flushing_view_counts_keeps_the_cache_warm(cached, client):
     client.get(f"/blog/{post.slug}", headers=BROWSER)
     viewcounts.flush()
     assert _hit(client.get(f"/blog/{post.slug}", headers=BROWSER))
+
+
+def test_planner_statistics_make_sqlite_read_a_posts_comments_by_its_index(app):
+    from sqlalchemy import text
+
+    from blog.services import maintenance
+
+    if db.engine.dialect.name != "sqlite":
+        assert maintenance.analyze() is False  # PostgreSQL's autovacuum analyses on its own
+        return
+    post = make_post()
+    reader = make_user(role="reader")
+    others = [make_post(author=post.author) for _ in range(120)]  # a few comments each, as on a real site
+    from blog.models import Comment
+
+    db.session.add_all([Comment(post_id=target.id, author_id=reader.id, body="x", html="x", status="approved")
+                        for target in others for _ in range(8)])
+    db.session.commit()
+    assert maintenance.analyze() is True
+    plan = " ".join(str(row[-1]) for row in db.session.execute(text(
+        "EXPLAIN QUERY PLAN SELECT id FROM comments WHERE post_id = :p AND status = 'approved' "
+        "ORDER BY created_at, id"), {"p": post.id}))
+    assert "ix_comments_post_id_status" in plan, plan
