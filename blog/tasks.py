@@ -207,3 +207,21 @@ def send_mail_batch(message_ids: list[int]) -> int:
         else:
             send_mail.schedule((message_id,), delay=delay)
     return sent
+
+
+@huey.periodic_task(crontab(minute="*"))
+@in_app_context
+def flush_view_counts() -> int:
+    """Every minute: the buffered post views go to the database in one UPDATE."""
+    from blog.services import viewcounts
+
+    return viewcounts.flush()
+
+
+@huey.periodic_task(crontab(minute="7", hour="*/6"))
+@in_app_context
+def analyze_database() -> bool:
+    """Every six hours: fresh planner statistics on SQLite, so big tables keep their good indexes."""
+    from blog.services import maintenance
+
+    return maintenance.analyze()

@@ -9,7 +9,7 @@ import pytest
 from blog.extensions import db
 from blog.models import utcnow
 from blog.services import stats
-from blog.services import view_counts
+from blog.services import viewcounts
 from tests.conftest import HX
 from tests.factories import login_as
 from tests.factories import make_comment
@@ -88,7 +88,7 @@ def test_each_chart_is_one_aggregate_query(app, site, count_queries):
 def test_views_are_counted_per_day_and_give_the_most_read_posts(client, site):
     for _ in range(3):
         client.get("/blog/popular", headers={"User-Agent": "Mozilla/5.0"})
-    view_counts.tally(site["post"].id, day=utcnow().date() - timedelta(days=10))
+    viewcounts.tally(site["post"].id, day=utcnow().date() - timedelta(days=10))
     db.session.commit()
     views = next(chart for chart in stats.charts(admin=False) if chart.key == "views")
     assert views.total == 4 and views.days[-1][1] == 3
