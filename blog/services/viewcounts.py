@@ -221,6 +221,7 @@ def recalculate(progress: Callable[[int], None] | None = None) -> int:
     A post counted before day rows existed (a total but no rows at all) first gets one row with that
     total on its publication day, so its history is kept rather than zeroed.
     """
+    flush()  # reads still in the shared buffer count too
     counted = select(PostViewDay.post_id).where(PostViewDay.post_id == Post.id).exists()
     db.session.execute(insert(PostViewDay).from_select(
         ["post_id", "day", "views"],

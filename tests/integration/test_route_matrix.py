@@ -144,6 +144,7 @@ ENDS_AT_LOGIN = {"auth.end_sessions"}
 #: Web routes that take a POST without a CSRF token, and why.
 CSRF_EXEMPT = {
     "auth.unsubscribe": "one-click unsubscribe from a mail (RFC 8058): the signed token in the URL authenticates",
+    "subscriptions.subscribe": "on every guest page, so no token (it would set a cookie); double opt-in makes a forged one harmless",
     "subscriptions.unsubscribe": "one-click unsubscribe from a newsletter mail (RFC 8058), as above",
 }
 
