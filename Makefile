@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV = .venv
 BIN = $(VENV)/bin
 PORT ?= 5000
+BENCH_STACK ?= embedded
 # Touched after each install, so the venv is rebuilt only when requirements.txt changes.
 STAMP = $(VENV)/.installed
 
-.PHONY: venv run test requirements pygments-css clean
+.PHONY: venv run test bench requirements pygments-css clean
 
 venv: $(STAMP)
 
@@ -31,6 +32,12 @@ PYTEST_WORKERS ?= auto
 test: venv
 	bash scripts/ensure-browser.sh
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Load benchmark (README "Speed"): seeds 10,000 posts / 100,000 comments in a scratch database,
+# runs wrk against gunicorn (workers = cores) and a bare Flask app; installs wrk if missing.
+# BENCH_STACK=prod: PostgreSQL + Redis on 127.0.0.1. BENCH_ARGS: e.g. --duration 10 --posts 1000.
+bench: venv
+	BENCH_STACK=$(BENCH_STACK) $(BIN)/python scripts/bench_load.py $(BENCH_ARGS)
 
 # Pin requirements.in into requirements.txt without leaking this machine's index paths.
 requirements: venv

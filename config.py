@@ -113,6 +113,17 @@ class Config:
     REMEMBER_COOKIE_SECURE = False
     HSTS = False
 
+    #: Anonymous pages and fragments from the shared page cache (Redis, or files in instance/cache).
+    PAGE_CACHE = _env_bool("PAGE_CACHE", True)
+    #: Longest a cached page lives; any change to what it shows replaces it at once anyway.
+    PAGE_CACHE_TIMEOUT = _env_int("PAGE_CACHE_TIMEOUT", 300)
+    #: How long nginx or a CDN may keep a guest's page (Cache-Control s-maxage), and serve it stale
+    #: while fetching a fresh one: they cannot be told about changes, so keep these short.
+    HTTP_S_MAXAGE = _env_int("HTTP_S_MAXAGE", 10)
+    HTTP_STALE_WHILE_REVALIDATE = _env_int("HTTP_STALE_WHILE_REVALIDATE", 30)
+    #: The embedded stack's shared view-count buffer (Redis when REDIS_URL is set).
+    VIEWS_BUFFER_PATH = str(INSTANCE / "views.db")
+
     @classmethod
     def validate(cls) -> None:
         """Refuse settings that would be unsafe; the base class accepts everything."""
@@ -138,6 +149,8 @@ class TestingConfig(Config):
     BCRYPT_LOG_ROUNDS = 4
     SITE_URL = "http://localhost"
     LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "WARNING").upper()
+    PAGE_CACHE = False  # tests that count queries or change rows behind the app's back see every render
+    VIEWS_BUFFER_PATH = ":memory:"  # one per app (tests run side by side): see services/viewcounts.py
 
 
 class ProductionConfig(Config):

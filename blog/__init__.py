@@ -49,6 +49,9 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    from blog import assets
+
+    assets.init_app(app)  # fingerprinted, pre-compressed static files through WhiteNoise
 
     logs.configure(app)
     db.init_app(app)
@@ -91,6 +94,9 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     from blog import handlers
 
     handlers.connect()
+    from blog import rendering
+
+    rendering.register(app)  # the page cache and the HTTP caching headers
     errors.register(app)
     security.register(app)
     _register_template_helpers(app)
@@ -110,8 +116,14 @@ def _configure_cache(app: Flask) -> None:
         app.config["CACHE_REDIS_URL"] = app.config["REDIS_URL"]
         app.config.setdefault("CACHE_OPTIONS", {"socket_connect_timeout": 0.5, "socket_timeout": 0.5})
         app.config.setdefault("CACHE_KEY_PREFIX", f"{app.config['HUEY_NAME']}:{app.config['ENV_NAME']}:")
+    elif app.config.get("TESTING"):
+        app.config["CACHE_TYPE"] = "SimpleCache"  # each test app its own, nothing left between tests
     else:
-        app.config["CACHE_TYPE"] = "SimpleCache"
+        # Shared by every process on the machine (gunicorn workers, the Huey consumer, the CLI), so an
+        # invalidation in one reaches all; a per-process SimpleCache would keep serving old pages.
+        app.config["CACHE_TYPE"] = "blog.sqlitecache.SQLiteCache"
+        app.config.setdefault("CACHE_DIR", str(Path(app.instance_path) / "cache"))
+        app.config.setdefault("CACHE_THRESHOLD", 20_000)
     app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
 
 

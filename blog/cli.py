@@ -118,11 +118,11 @@ def clear_cache() -> None:
 @click.command("recalculate-views")
 def recalculate_views() -> None:
     """Recount every post's reads from the per-day counts (idempotent)."""
-    from blog.services import view_counts
+    from blog.services import viewcounts
 
     started = time.perf_counter()
-    with click.progressbar(length=view_counts.post_count(), label="Recounting", show_pos=True) as bar:
-        changed = view_counts.recalculate(progress=bar.update)
+    with click.progressbar(length=viewcounts.post_count(), label="Recounting", show_pos=True) as bar:
+        changed = viewcounts.recalculate(progress=bar.update)
     click.echo(f"Recounted views: {changed} posts changed in {time.perf_counter() - started:.1f}s.")
 
 

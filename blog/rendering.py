@@ -1,17 +1,76 @@
-"""Full page or fragment, decided in one place."""
+"""Full page or fragment, decided in one place; and the one page-cache layer in front of the views.
+
+Anonymous GETs of the pages in ``CACHEABLE`` are answered from the shared page cache
+(services/pagecache.py) before the view runs, keyed on the URL and the htmx headers the views
+read. Everything leaving here gets its HTTP caching headers: ETag and Last-Modified with 304s
+for cacheable pages, ``public, s-maxage`` for guests, ``private, no-store`` for anyone signed in.
+"""
 from __future__ import annotations
 
+import gzip
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from datetime import UTC
+
+from flask import Flask
 from flask import Response
 from flask import abort
+from flask import current_app
 from flask import get_flashed_messages
 from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import session
+from flask.sessions import SecureCookieSessionInterface
 from flask_htmx import make_response as htmx_response
 from jinja2_fragments.flask import render_block
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import is_resource_modified
+from werkzeug.http import unquote_etag
+from werkzeug.wrappers import Request as WerkzeugRequest
 
 from blog.extensions import htmx
+from blog.services import pagecache
+
+#: The request headers ``wants_fragment`` reads: every fragment-or-page response varies on them.
+FRAGMENT_HEADERS = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")
+#: Every htmx header a view reads (the home page also reads HX-Trigger): all of them key the page cache.
+KEY_HEADERS = (*FRAGMENT_HEADERS, "HX-Trigger")
+#: Response headers worth storing with a page (the rest are added on the way out each time).
+_KEPT_HEADERS = ("Content-Type", "Vary", "ETag", "Last-Modified", "Cache-Control")
+_COMPRESSIBLE = ("text/html", "application/rss+xml", "application/atom+xml", "application/xml", "text/xml",
+                 "application/json", "text/plain")
+
+
+def _listing_areas(_args: dict) -> tuple[str, ...]:
+    return (pagecache.LISTINGS, pagecache.TAXONOMY)
+
+
+def _post_areas(args: dict) -> tuple[str, ...]:
+    return (pagecache.post_area(args["slug"]), pagecache.TAXONOMY)
+
+
+#: Endpoints whose anonymous GETs may be served from the page cache -> the areas they show.
+CACHEABLE: dict[str, Callable[[dict], tuple[str, ...]]] = {
+    "main.index": _listing_areas,
+    "main.category": _listing_areas,
+    "main.tag": _listing_areas,
+    "main.tags": _listing_areas,
+    "main.archive": _listing_areas,
+    "main.search": _listing_areas,
+    "main.feed": _listing_areas,
+    "main.category_feed": _listing_areas,
+    "main.tag_feed": _listing_areas,
+    "users.profile": _listing_areas,
+    "posts.detail": _post_areas,
+    "comments.thread": _post_areas,
+    "comments.count": _post_areas,
+}
 
 
 #: Page numbers past this are a 404 before any query: no listing is that long, and SQLite's
@@ -50,7 +109,7 @@ def render(template: str, *, block: str | None = None, status: int = 200, oob: t
         html = render_template(template, **context)
     response = make_response(html, status)
     if block:
-        response.vary.add("HX-Request")
+        response.vary.update(FRAGMENT_HEADERS)
     return response
 
 
@@ -69,3 +128,255 @@ def redirect_to(url: str) -> Response:
         return htmx_response(redirect=url)
     return redirect(url, 303)
 
+
+def conditional(response: Response, etag: str | None = None,
+                last_modified: datetime | float | None = None) -> Response:
+    """Add a (weak) ETag and Last-Modified to ``response`` and answer 304 when the client has it.
+
+    ``etag`` defaults to a hash of the body; ``last_modified`` is a naive-UTC datetime or epoch seconds.
+    """
+    if etag is None:
+        etag = _etag(response.get_data())
+    elif not etag.startswith(("W/", '"')):
+        etag = f'W/"{etag}"'
+    response.headers["ETag"] = etag
+    if last_modified is not None:
+        if isinstance(last_modified, datetime):
+            stamp = last_modified.replace(tzinfo=last_modified.tzinfo or UTC)
+        else:
+            stamp = datetime.fromtimestamp(last_modified, UTC)
+        response.last_modified = stamp.replace(microsecond=0)
+    return response.make_conditional(request)
+
+
+def count_view_when_cached(post_id: int) -> None:
+    """This page reads post ``post_id``: a copy served from the page cache counts a view of it too."""
+    _state()["post_id"] = post_id
+
+
+# --- the page-cache layer -------------------------------------------------------------------
+
+def _state() -> dict:
+    # Per request, in the WSGI environ (``g`` belongs to the app context, which tests share between requests).
+    return request.environ.setdefault("blog.page", {})
+
+
+def _etag(body: bytes) -> str:
+    return 'W/"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+def _signed_in() -> bool:
+    # Only a visitor who brought a session or remember-me cookie can be signed in (Flask-Login
+    # puts the id in the session in both cases); the others' sessions are not even looked at.
+    config, cookies = current_app.config, request.cookies
+    return ((config["SESSION_COOKIE_NAME"] in cookies or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies)
+            and "_user_id" in session)
+
+
+def _shareable_request() -> bool:
+    """A guest's GET of a page in CACHEABLE: the same answer for everyone who asks it so."""
+    config = current_app.config
+    if request.method not in ("GET", "HEAD") or request.endpoint not in CACHEABLE:
+        return False
+    # A session (flashes, a form token, a login) or a remember-me cookie: this visitor's own page.
+    cookies = request.cookies
+    return (config["SESSION_COOKIE_NAME"] not in cookies and config.get("REMEMBER_COOKIE_NAME", "remember_token")
+            not in cookies and "Authorization" not in request.headers)
+
+
+def _serve_from_cache() -> Response | None:
+    if not _shareable_request():
+        return None
+    areas = CACHEABLE[request.endpoint](request.view_args or {})
+    variant = [f"{name}={request.headers.get(name, '')}" for name in KEY_HEADERS]
+    key = entry = None
+    try:
+        # The generations are read before the view reads the database (see services/pagecache.py).
+        gens = pagecache.generations([pagecache.SITE, *areas])
+        if current_app.config["PAGE_CACHE"]:
+            key = pagecache.page_key(request.full_path, variant, gens)
+            entry = pagecache.load(key)
+    except Exception:  # the cache is down: render as if nothing were cached
+        current_app.logger.exception("page cache unavailable")
+        gens = {}
+    _state()["page"] = (key, gens)
+    if entry is None:
+        return None
+    _state()["hit"] = True
+    if entry.post_id is not None:
+        from blog.services import posts
+
+        posts.count_view(entry.post_id, user_agent=request.headers.get("User-Agent", ""))
+    headers = list(entry.headers)  # stored with their final values: the quick path does no header work
+    if ("If-None-Match" in request.headers or "If-Modified-Since" in request.headers) and not is_resource_modified(
+            request.environ, etag=unquote_etag(entry.etag)[0],
+            last_modified=datetime.fromtimestamp(int(entry.last_modified), UTC)):
+        return Response(status=304, headers=[(k, v) for k, v in headers if k != "Content-Type"])
+    if "gzip" in request.accept_encodings:
+        body = entry.body
+        headers.append(("Content-Encoding", "gzip"))
+    else:
+        body = gzip.decompress(entry.body)
+    headers.append(("X-Page-Cache", "hit"))
+    return Response(body, entry.status, headers=headers)
+
+
+def _public(response: Response, etag: str | None, last_modified: datetime | float | None) -> Response:
+    config = current_app.config
+    response.headers["Cache-Control"] = (f"public, max-age=0, s-maxage={config['HTTP_S_MAXAGE']}, "
+                                         f"stale-while-revalidate={config['HTTP_STALE_WHILE_REVALIDATE']}")
+    # A CDN must not hand a guest's copy to someone signed in (who sends a cookie).
+    response.vary.update(("Cookie", "Accept-Encoding"))
+    return conditional(response, etag, last_modified)
+
+
+def _finish(response: Response) -> Response:
+    state = _state()
+    if state.get("hit"):
+        return response
+    if _signed_in():
+        response.headers["Cache-Control"] = "private, no-store"
+        return _compress(response)
+    page = state.get("page")
+    if page is not None and response.status_code == 304 and not session.modified:
+        return _public(response, response.headers["ETag"], response.last_modified)  # the view's own conditional()
+    if (page is None or response.status_code != 200 or response.direct_passthrough or response.is_streamed
+            or session.modified or "Set-Cookie" in response.headers):
+        return _compress(response)
+    key, gens = page
+    body = response.get_data()
+    # The view's own validators win (a feed knows its newest item); else the body and the generations.
+    etag = response.headers.get("ETag") or _etag(body)
+    last_modified = (response.last_modified.timestamp() if response.last_modified
+                     else pagecache.changed_at(gens.values()) or time.time())
+    response = _public(response, etag, last_modified)
+    if key is not None and response.status_code == 200:
+        headers = [(name, response.headers[name]) for name in _KEPT_HEADERS if name in response.headers]
+        headers += [(name, value) for name, value in response.headers.items() if name.startswith("HX-")]
+        try:
+            entry = pagecache.store(key, body, status=response.status_code, headers=headers, etag=etag,
+                                    last_modified=last_modified, post_id=state.get("post_id"), keep=False)
+            # Everything the app sent (security headers included), for QuickHits.
+            entry.extra["headers"] = [(k, v) for k, v in response.headers.items() if k.lower() not in _PER_REQUEST]
+            pagecache.save(key, entry)
+        except Exception:
+            current_app.logger.exception("could not store a page in the page cache")
+        response.headers["X-Page-Cache"] = "miss"
+    return _compress(response)
+
+
+def _compress(response: Response) -> Response:
+    """gzip text bodies over 1 KB for clients that take it (static files come pre-compressed)."""
+    if (response.status_code != 200 or response.direct_passthrough or response.is_streamed
+            or "Content-Encoding" in response.headers or response.mimetype not in _COMPRESSIBLE):
+        return response
+    response.vary.add("Accept-Encoding")
+    if "gzip" not in request.accept_encodings:
+        return response
+    body = response.get_data()
+    if len(body) < 1024:
+        return response
+    response.set_data(gzip.compress(body, 5))
+    response.headers["Content-Encoding"] = "gzip"
+    return response
+
+
+#: Stored response headers that are per request, or recomputed on the way out.
+_PER_REQUEST = {"set-cookie", "content-length", "content-encoding", "x-page-cache", "x-request-id", "date"}
+
+
+class QuickHits:
+    """WSGI middleware: a guest's GET found in the page cache is answered before Flask builds a request.
+
+    Same eligibility, key and answer as ``_serve_from_cache`` (which remains the path for
+    everything else); the stored headers include the security headers the app added. The
+    generations are read per request here too, so an invalidation is seen at once.
+    """
+
+    def __init__(self, app: Flask, wsgi_app) -> None:
+        self.app, self.wsgi_app = app, wsgi_app
+        self.access = logging.getLogger("blog.access")
+
+    def __call__(self, environ, start_response):
+        try:
+            answer = self._answer(environ)
+        except Exception:  # anything odd (cache down, unusual request): the app decides
+            self.app.logger.warning("page cache quick path skipped", exc_info=True)
+            answer = None
+        if answer is None:
+            return self.wsgi_app(environ, start_response)
+        status, headers, body = answer
+        start_response(status, headers)
+        return [body]
+
+    def _answer(self, environ):
+        started = time.perf_counter()
+        config = self.app.config
+        if not config["PAGE_CACHE"] or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return None
+        if "HTTP_AUTHORIZATION" in environ:
+            return None
+        req = WerkzeugRequest(environ)
+        if req.path.startswith(self.app.static_url_path + "/"):
+            return None
+        cookies = req.cookies
+        if config["SESSION_COOKIE_NAME"] in cookies or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies:
+            return None
+        try:
+            endpoint, view_args = self.app.url_map.bind_to_environ(environ).match()
+        except HTTPException:
+            return None
+        if endpoint not in CACHEABLE:
+            return None
+        with self.app.app_context():
+            gens = pagecache.generations([pagecache.SITE, *CACHEABLE[endpoint](view_args)])
+            variant = [f"{name}={req.headers.get(name, '')}" for name in KEY_HEADERS]
+            entry = pagecache.load(pagecache.page_key(req.full_path, variant, gens))
+            if entry is None:
+                return None
+            if entry.post_id is not None:
+                from blog.services import posts
+
+                posts.count_view(entry.post_id, user_agent=req.headers.get("User-Agent", ""))
+        incoming = req.headers.get("X-Request-ID", "")
+        headers = [*entry.extra.get("headers", ()),
+                   ("X-Request-ID", incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex)]
+        if not entry.extra.get("headers"):
+            return None  # stored before the quick path existed: let the app answer
+        if ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ) and not is_resource_modified(
+                environ, etag=unquote_etag(entry.etag)[0],
+                last_modified=datetime.fromtimestamp(int(entry.last_modified), UTC)):
+            status, body = "304 NOT MODIFIED", b""
+            headers = [(k, v) for k, v in headers if k != "Content-Type"]
+        else:
+            status = "200 OK"  # only 200s are stored
+            if "gzip" in req.accept_encodings:
+                body = entry.body
+                headers.append(("Content-Encoding", "gzip"))
+            else:
+                body = gzip.decompress(entry.body)
+            headers += [("Content-Length", str(len(body))), ("X-Page-Cache", "hit")]
+            if environ["REQUEST_METHOD"] == "HEAD":
+                body = b""
+        self.access.info("%s %s %s %.1fms", environ["REQUEST_METHOD"], req.full_path.rstrip("?"), status[:3],
+                         (time.perf_counter() - started) * 1000)
+        return status, headers, body
+
+
+class _LazySessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus the signing set-up for requests that bring no cookie."""
+
+    def open_session(self, app: Flask, request):  # type: ignore[override]
+        if app.secret_key and request.cookies.get(self.get_cookie_name(app)) is None:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
+def register(app: Flask) -> None:
+    """Put the page cache in front of the views and the caching headers on every response."""
+    # First of the before-request hooks: a cached guest page needs none of the others (rate
+    # limits apply to writes and sign-ins, never to these GETs).
+    app.before_request_funcs.setdefault(None, []).insert(0, _serve_from_cache)
+    app.after_request(_finish)
+    app.session_interface = _LazySessionInterface()
+    app.wsgi_app = QuickHits(app, app.wsgi_app)  # type: ignore[method-assign]

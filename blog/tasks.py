@@ -192,18 +192,29 @@ def tidy_subscribers() -> int:
 @huey.task()
 @in_app_context
 def send_mail_batch(message_ids: list[int]) -> int:
-    """Deliver a batch of bulk mail (a digest's or new post's 500 addresses) in turn; how many went out.
+    """Deliver a batch of bulk mail (a digest's or new post's 500 addresses) in turn; how many are done.
 
-    A message that fails goes to ``send_mail`` with the delay the outbox asks for, so its retries
-    and back-off are the same as any mail's.
+    A message that fails keeps its back-off in its row (``next_attempt_at``), and the every-minute
+    ``resend_stale_mail`` retries it like any mail: one retry path, so retries cannot pile up.
     """
     from blog.services import mail
 
-    sent = 0
-    for message_id in message_ids:
-        delay = mail.deliver(message_id)
-        if delay is None:
-            sent += 1
-        else:
-            send_mail.schedule((message_id,), delay=delay)
-    return sent
+    return sum(mail.deliver(message_id) is None for message_id in message_ids)
+
+
+@huey.periodic_task(crontab(minute="*"))
+@in_app_context
+def flush_view_counts() -> int:
+    """Every minute: the buffered post views go to the database in one UPDATE."""
+    from blog.services import viewcounts
+
+    return viewcounts.flush()
+
+
+@huey.periodic_task(crontab(minute="7", hour="*/6"))
+@in_app_context
+def analyze_database() -> bool:
+    """Every six hours: fresh planner statistics on SQLite, so big tables keep their good indexes."""
+    from blog.services import maintenance
+
+    return maintenance.analyze()

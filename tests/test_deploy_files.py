@@ -438,7 +438,9 @@ def nginx_in_front(tmp_path_factory):
     env.update(BLOG_ENV="development", INSTANCE_PATH=str(tmp_path / "instance"), SECRET_KEY=secrets.token_hex(16),
                DATABASE_URL=f"sqlite:///{tmp_path / 'instance' / 'blog.db'}", REDIS_URL="", MAIL_SERVER="",
                UPLOAD_FOLDER=str(tmp_path / "uploads"), LOG_FILE="", PROXY_COUNT="1", LOG_LEVEL="WARNING",
-               WEB_CONCURRENCY="1")
+               WEB_CONCURRENCY="1",
+               # The micro-cache honours the app's s-maxage: one second, so the test sees entries expire.
+               HTTP_S_MAXAGE="1", HTTP_STALE_WHILE_REVALIDATE="0")
     done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

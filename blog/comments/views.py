@@ -44,7 +44,8 @@ def thread(slug: str) -> Response:
     if not wants_fragment():
         return redirect(url_for("posts.detail", slug=slug, _anchor="comments"))
     return render(TEMPLATE, block="comments", post=post, thread=comments.thread(post, current_user),
-                  form=new_form(), reply_to=None, reply_form=None)
+                  form=new_form() if current_user.is_authenticated else None,  # guests: no session, no cookie
+                  reply_to=None, reply_form=None)
 
 
 @bp.get("/blog/<slug>/comments/count")

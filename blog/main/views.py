@@ -17,6 +17,7 @@ from flask_sqlalchemy.pagination import Pagination
 from blog.extensions import htmx
 from blog.main import bp
 from blog.rendering import page_number
+from blog.rendering import conditional
 from blog.rendering import render
 from blog.rendering import wants_fragment
 from blog.services import accounts

@@ -16,6 +16,7 @@ from blog.extensions import limiter
 from blog.permissions import verified_required
 from blog.posts import bp
 from blog.posts.forms import PostForm
+from blog.rendering import count_view_when_cached
 from blog.rendering import redirect_to
 from blog.rendering import render
 from blog.rendering import render_fragment
@@ -38,11 +39,15 @@ def detail(slug: str) -> Response:
             raise
         return redirect(url_for("posts.detail", slug=moved), 301)
     reply_to = request.args.get("reply_to", type=int)  # the no-JS reply link draws its form in place
+    # Forms only for those who can use them: building one puts a CSRF token in a new session,
+    # and a guest's page must set no cookie (so every guest can get the same cached page).
+    signed_in = current_user.is_authenticated
     response = render("posts/detail.html", block="comments", post=post, thread=comments.thread(post, current_user),
-                      delete_form=ConfirmForm(), form=new_form(), reply_to=reply_to,
-                      reply_form=new_form(reply_to) if reply_to else None)
-    if not htmx:  # a page read, not a fragment refresh; counted after rendering (the commit expires objects)
+                      delete_form=ConfirmForm() if signed_in else None, form=new_form() if signed_in else None,
+                      reply_to=reply_to, reply_form=new_form(reply_to) if reply_to and signed_in else None)
+    if not htmx:  # a page read, not a fragment refresh (also when the page cache answers it)
         posts.record_view(post, user=current_user, user_agent=request.headers.get("User-Agent", ""))
+        count_view_when_cached(post.id)
     return response
 
 

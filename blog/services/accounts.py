@@ -20,7 +20,6 @@ from sqlalchemy.exc import IntegrityError
 
 from blog import signals
 from blog.extensions import bcrypt
-from blog.extensions import cache
 from blog.extensions import db
 from blog.models import Post
 from blog.models import User
@@ -29,6 +28,7 @@ from blog.models.user import ROLES
 from blog.services.errors import Conflict
 from blog.services.errors import Invalid
 from blog.services.errors import NotFound
+from blog.services import pagecache
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,40}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -419,7 +419,7 @@ class AuthorCount:
     count: int
 
 
-@cache.memoize(timeout=60)
+@pagecache.memoize(pagecache.LISTINGS, timeout=60)
 def authors(limit: int = 8) -> list[AuthorCount]:
     """The people who have published the most, with their counts (one grouped query)."""
     rows = db.session.execute(

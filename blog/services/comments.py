@@ -25,7 +25,6 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from blog import signals
-from blog.extensions import cache
 from blog.extensions import db
 from blog.models import Activity
 from blog.models import Comment
@@ -38,6 +37,7 @@ from blog.services import content
 from blog.services.errors import Invalid
 from blog.services.errors import NotAllowed
 from blog.services.errors import NotFound
+from blog.services import pagecache
 
 #: Replies nest this deep at most; deeper replies are shown at the deepest level.
 MAX_DEPTH = 3
@@ -397,7 +397,7 @@ def _record(by: User, action: str, comment: Comment) -> None:
 
 
 def _forget_widgets() -> None:
-    cache.delete_memoized(recent)
+    pagecache.invalidate(pagecache.LISTINGS)
 
 
 # --- the moderation queue -----------------------------------------------------------------
@@ -464,7 +464,7 @@ class RecentComment:
     post_slug: str
 
 
-@cache.memoize(timeout=60)
+@pagecache.memoize(pagecache.LISTINGS, timeout=60)
 def recent(limit: int = 5) -> list[RecentComment]:
     """The newest approved comments on published posts (for the sidebar), in one query."""
     rows = db.session.execute(

@@ -20,7 +20,6 @@ from sqlalchemy.orm import defer
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm import selectinload
 
-from blog.extensions import cache
 from blog.extensions import db
 from blog.models import Category
 from blog.models import Post
@@ -29,8 +28,9 @@ from blog.models import Tag
 from blog.models import User
 from blog.services import content
 from blog.services import pages
+from blog.services import pagecache
 from blog.services import taxonomy
-from blog.services import view_counts
+from blog.services import viewcounts
 from blog.services.errors import Conflict
 from blog.services.errors import Invalid
 from blog.services.errors import NotFound
@@ -85,7 +85,7 @@ class PostLink:
     views: int
 
 
-@cache.memoize(timeout=taxonomy.WIDGET_TIMEOUT)
+@pagecache.memoize(pagecache.LISTINGS, timeout=taxonomy.WIDGET_TIMEOUT)
 def popular(limit: int = 5) -> list[PostLink]:
     """The most read published posts (for the sidebar)."""
     rows = db.session.execute(
@@ -486,14 +486,20 @@ def redirect_for(slug: str) -> str | None:
 
 
 def record_view(post: Post, *, user=None, user_agent: str = "") -> bool:
-    """Count a read: one atomic UPDATE (and today's per-day row), not for the post's author, not for obvious bots."""
+    """Count a read, not for the post's author, not for obvious bots (buffered: no write here).
+
+    The buffer reaches ``posts.views`` and today's per-day row within a minute (``viewcounts.flush``).
+    """
     if user is not None and getattr(user, "is_authenticated", False) and user.id == post.author_id:
         return False
+    return count_view(post.id, user_agent=user_agent)
+
+
+def count_view(post_id: int, *, user_agent: str = "") -> bool:
+    """Count a read of ``post_id`` unless a bot's; it reaches ``posts.views`` with the next flush."""
     if not user_agent or _BOTS.search(user_agent):
         return False
-    db.session.execute(update(Post).where(Post.id == post.id).values(views=Post.views + 1))
-    view_counts.tally(post.id)  # the day's row: the dashboard's chart, and what `recalculate-views` totals
-    db.session.commit()
+    viewcounts.add(post_id)
     return True
 
 

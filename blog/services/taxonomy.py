@@ -19,7 +19,6 @@ from sqlalchemy import text
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from blog.extensions import cache
 from blog.extensions import db
 from blog.models import Category
 from blog.models import Post
@@ -28,6 +27,7 @@ from blog.models import post_tags
 from blog.services.errors import Conflict
 from blog.services.errors import Invalid
 from blog.services.errors import NotFound
+from blog.services import pagecache
 
 WIDGET_TIMEOUT = 60  # seconds; short, until publishing invalidates these explicitly
 
@@ -58,7 +58,7 @@ class Month:
     count: int
 
 
-@cache.memoize(timeout=WIDGET_TIMEOUT)
+@pagecache.memoize(pagecache.LISTINGS, pagecache.TAXONOMY, timeout=WIDGET_TIMEOUT)
 def category_tree() -> list[CategoryNode]:
     """Every category as a tree with rolled-up counts of published posts (two queries)."""
     counts = dict(db.session.execute(
@@ -128,7 +128,7 @@ def get_tag(slug: str) -> Tag:
     return tag
 
 
-@cache.memoize(timeout=WIDGET_TIMEOUT)
+@pagecache.memoize(pagecache.LISTINGS, pagecache.TAXONOMY, timeout=WIDGET_TIMEOUT)
 def tag_cloud(limit: int = 40) -> list[TagCount]:
     """The most used tags on published posts, alphabetical, each with a size from 1 to 5."""
     rows = db.session.execute(
@@ -148,7 +148,7 @@ def tag_cloud(limit: int = 40) -> list[TagCount]:
                   key=lambda t: t.name)
 
 
-@cache.memoize(timeout=WIDGET_TIMEOUT)
+@pagecache.memoize(pagecache.LISTINGS, pagecache.TAXONOMY, timeout=WIDGET_TIMEOUT)
 def archive_months(limit: int = 12) -> list[Month]:
     """The latest months that have published posts, newest first, with counts."""
     year = func.extract("year", Post.published_at)
@@ -169,8 +169,8 @@ def clear_widgets() -> None:
     from blog.services import comments
     from blog.services import posts
 
-    for fn in (category_tree, tag_cloud, archive_months, posts.popular, accounts.authors, comments.recent):
-        cache.delete_memoized(fn)
+    # Through the shared generations: every process and host sees the change at once.
+    pagecache.invalidate(pagecache.LISTINGS, pagecache.TAXONOMY)
 
 
 # --- managing the tree (admins) ------------------------------------------------------------

@@ -197,10 +197,10 @@ def test_mail_comes_from_the_site_name(client, app):
                                         "password": "a sturdy passphrase", "confirm": "a sturdy passphrase"})
     [message] = read_outbox(app.config["MAIL_OUTBOX"])
     assert message["From"] == "Inkwell Test <noreply@inkwell.test>"
-    # An explicit display name is kept.
+    # Always the site's name (issue 16: inboxes show SITE_NAME), whatever name the sender setting carries.
     app.config["MAIL_DEFAULT_SENDER"] = "Ink Desk <desk@inkwell.test>"
     client.post("/auth/logout")
     client.post("/auth/register", data={"username": "mailme2", "email": "mailme2@example.com",
                                         "password": "a sturdy passphrase", "confirm": "a sturdy passphrase"})
     [second] = [m for m in read_outbox(app.config["MAIL_OUTBOX"]) if m["To"] == "mailme2@example.com"]
-    assert second["From"] == "Ink Desk <desk@inkwell.test>"
+    assert second["From"] == "Inkwell Test <desk@inkwell.test>"

@@ -242,6 +242,7 @@ def test_the_query_count_does_not_grow_with_the_number_of_posts(client, site, co
     login_as(client, site["moderator"])
     published_id = site["published"].id
     urls = ["/admin/posts", "/admin/posts?status=published", "/admin/posts?status=published&q=post&author=ana"]
+    client.get(urls[0])  # warm the memoised header links (static pages), cached across requests
     small = [_count(client, count_queries, url) for url in urls]
     for n in range(60):
         post = make_post(site["author"], status="published" if n % 2 else "pending")

@@ -29,10 +29,15 @@ ACCESS: dict[str, frozenset[str]] = {
     "login": frozenset(ROLES) - {"guest"},
     "verified": frozenset({"reader", "author", "moderator", "admin"}),
     "author": frozenset({"author", "moderator", "admin"}),  # role_required("author"), or the post's owner
+    "moderator": frozenset({"moderator", "admin"}),
     "admin": frozenset({"admin"}),
     # The comment's writer ("reader"), the post's author ("author"), or moderators.
     "comment-owner": frozenset({"reader", "author", "moderator", "admin"}),
 }
+
+_ALL_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+#: Catch-all routes exempt from "web state changes are POST only" (they change nothing).
+CATCH_ALL = {"pages.page", "pages.old_address"}
 
 #: endpoint -> (methods, access). Signed-link routes are public: the token in the URL decides.
 ROUTES: dict[str, tuple[frozenset[str], str]] = {
@@ -49,6 +54,27 @@ ROUTES: dict[str, tuple[frozenset[str], str]] = {
     "main.healthz": (frozenset({"GET"}), "public"),
     "main.search": (frozenset({"GET"}), "public"),
     "main.upload": (frozenset({"GET"}), "public"),
+    "main.atom_feed": (frozenset({"GET"}), "public"),
+    "main.category_atom": (frozenset({"GET"}), "public"),
+    "main.tag_atom": (frozenset({"GET"}), "public"),
+    "main.author_feed": (frozenset({"GET"}), "public"),
+    "main.author_atom": (frozenset({"GET"}), "public"),
+    "main.sitemap": (frozenset({"GET"}), "public"),
+    "main.sitemap_part": (frozenset({"GET"}), "public"),
+    "main.robots": (frozenset({"GET"}), "public"),
+    "main.archive_index": (frozenset({"GET"}), "public"),
+    "main.site_image": (frozenset({"GET"}), "public"),
+    "subscriptions.subscribe_page": (frozenset({"GET"}), "public"),
+    "subscriptions.subscribe": (frozenset({"POST"}), "public"),
+    "subscriptions.confirm": (frozenset({"GET", "POST"}), "public"),
+    "subscriptions.unsubscribe": (frozenset({"GET", "POST"}), "public"),
+    "subscriptions.mine": (frozenset({"GET"}), "login"),
+    "subscriptions.change": (frozenset({"POST"}), "login"),  # one's own only: others' are 404
+    "subscriptions.cancel": (frozenset({"POST"}), "login"),
+    # Catch-alls below every site route: a static page, or an old (imported) address's redirect.
+    # They take every method so that a wrong method on a site path still answers 405, not 404.
+    "pages.page": (_ALL_METHODS, "public"),
+    "pages.old_address": (_ALL_METHODS, "public"),
     "users.profile": (frozenset({"GET"}), "public"),
     "posts.detail": (frozenset({"GET"}), "public"),
     "posts.create": (frozenset({"GET", "POST"}), "verified"),
@@ -75,7 +101,16 @@ ROUTES: dict[str, tuple[frozenset[str], str]] = {
     "auth.end_sessions": (frozenset({"POST"}), "login"),
     "auth.revoke_token": (frozenset({"POST"}), "login"),
     "auth.unsubscribe": (frozenset({"GET", "POST"}), "public"),
-    "admin.dashboard": (frozenset({"GET"}), "admin"),
+    "admin.dashboard": (frozenset({"GET"}), "moderator"),  # moderators see its moderation parts
+    "admin.posts": (frozenset({"GET"}), "moderator"),
+    "admin.post_action": (frozenset({"POST"}), "moderator"),
+    "admin.bulk_posts": (frozenset({"POST"}), "moderator"),
+    "admin.activity": (frozenset({"GET"}), "moderator"),
+    "admin.users": (frozenset({"GET"}), "admin"),
+    "admin.change_role": (frozenset({"POST"}), "admin"),
+    "admin.set_active": (frozenset({"POST"}), "admin"),
+    "admin.resend_verification": (frozenset({"POST"}), "admin"),
+    "admin.delete_user": (frozenset({"POST"}), "admin"),
     "admin.categories": (frozenset({"GET"}), "admin"),
     "admin.create_category": (frozenset({"POST"}), "admin"),
     "admin.update_category": (frozenset({"POST"}), "admin"),
@@ -97,6 +132,10 @@ ROUTES: dict[str, tuple[frozenset[str], str]] = {
     "api.list_comments": (frozenset({"GET"}), "public"),
     "api.create_comment": (frozenset({"POST"}), "verified"),
     "api.get_user": (frozenset({"GET"}), "public"),
+    "api.list_users": (frozenset({"GET"}), "admin"),
+    "api.update_user": (frozenset({"PATCH"}), "admin"),
+    "api.moderation_queue": (frozenset({"GET"}), "author"),  # moderators, and authors for their posts
+    "api.moderate_comment": (frozenset({"PATCH"}), "author"),
 }
 
 #: Routes whose successful answer is the login page (so that redirect is no refusal).
@@ -105,6 +144,8 @@ ENDS_AT_LOGIN = {"auth.end_sessions"}
 #: Web routes that take a POST without a CSRF token, and why.
 CSRF_EXEMPT = {
     "auth.unsubscribe": "one-click unsubscribe from a mail (RFC 8058): the signed token in the URL authenticates",
+    "subscriptions.subscribe": "on every guest page, so no token (it would set a cookie); double opt-in makes a forged one harmless",
+    "subscriptions.unsubscribe": "one-click unsubscribe from a newsletter mail (RFC 8058), as above",
 }
 
 
@@ -125,7 +166,7 @@ def test_every_route_has_a_decision(app):
     assert not stale, f"ROUTES names endpoints that no longer exist: {stale}"
     for rule, methods in _rules(app):
         assert methods == ROUTES[rule.endpoint][0], (rule.rule, sorted(methods))
-        if not rule.rule.startswith("/api/"):
+        if not rule.rule.startswith("/api/") and rule.endpoint not in CATCH_ALL:
             assert methods <= {"GET", "POST"}, f"{rule.rule}: web state changes are POST only"
 
 
@@ -157,7 +198,13 @@ class World:
                 "category_id": self.category.id,
                 "comment_id": self.comment.id,
                 "parent_id": self.comment.id,
-                "action": "approve",
+                "action": {"admin.post_action": "archive", "admin.set_active": "deactivate"}.get(rule.endpoint, "approve"),
+                "post_id": self.post.id,
+                "user_id": self.users["reader"].id,
+                "subscriber_id": 999_999,
+                "number": 1,
+                "id": self.comment.id,
+                "path": "2019/01/01/an-old-address/",
                 "token": "not-a-valid-token",
                 "token_id": tokens.active(self.users.get(role, self.users["admin"]))[0].id,
                 "field": "username",

@@ -1,0 +1,300 @@
+"""The shared page cache: generation counters, stored responses and memoised widgets.
+
+Every cached thing (a whole anonymous response, a sidebar widget) is stored under a key that
+includes the current *generation* of each content area it depends on. A change bumps those
+generations in the shared cache (Redis in production, a file cache in ``instance/`` on one
+machine) right after its transaction commits, so every process and host computes new keys at
+once and the old entries are never read again (they expire on their own).
+
+Areas:
+
+- ``site``: everything (people's names and accounts appear on every page);
+- ``listings``: lists of posts, search, feeds, the sitemap and the sidebar widgets;
+- ``taxonomy``: category and tag names, shown on post pages too;
+- ``post:<slug>``: one post's page and its comment thread.
+
+The bumps come from SQLAlchemy session events, so every writer (views, API, admin, CLI, the
+worker) invalidates without having to remember to: a flush that inserts, changes or deletes a
+post, comment, category, tag or user records the areas it touches; the commit bumps them; a
+rollback forgets them.
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from flask import current_app
+from flask import has_request_context
+from flask import request
+from sqlalchemy import event
+from sqlalchemy import inspect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import SessionTransaction
+
+from blog.extensions import cache
+
+#: ``session.info`` key: areas touched by the open transaction, bumped when it commits.
+PENDING = "pagecache_areas"
+_MEMO = "blog.pagecache.generations"
+#: What every page key depends on.
+SITE = "site"
+LISTINGS = "listings"
+TAXONOMY = "taxonomy"
+
+
+def post_area(slug: str) -> str:
+    """The area of one post's page (and its comment thread fragments)."""
+    return f"post:{slug}"
+
+
+# --- generations --------------------------------------------------------------------------
+
+def _gen_key(area: str) -> str:
+    return f"gen:{area}"
+
+
+def _new_token() -> str:
+    # Unique, not incremented: two processes bumping at once can never write the same value
+    # (a lost increment would leave a page rendered before the second change under a live key).
+    # The leading nanosecond clock doubles as "last changed" for Last-Modified.
+    return f"{time.time_ns():x}.{os.urandom(4).hex()}"
+
+
+def generations(areas: Iterable[str]) -> dict[str, str]:
+    """The current token of each area (one round trip; memoised for the rest of the request).
+
+    An area with no token yet (never bumped, or evicted) gets a new one: entries keyed on the
+    lost token are orphaned, never served stale.
+    """
+    areas = list(dict.fromkeys(areas))
+    # Per request (in its WSGI environ: ``g`` lives as long as the app context, which may span requests).
+    known: dict[str, str] = request.environ.setdefault(_MEMO, {}) if has_request_context() else {}
+    missing = [area for area in areas if area not in known]
+    if missing:
+        values = cache.get_many(*(_gen_key(area) for area in missing))
+        fresh = {}
+        for area, value in zip(missing, values):
+            if value is None:
+                value = fresh[_gen_key(area)] = _new_token()
+            known[area] = value
+        if fresh:
+            cache.set_many(fresh, timeout=0)
+    return {area: known[area] for area in areas}
+
+
+def bump(*areas: str) -> None:
+    """Give each area a new generation now: every page and widget depending on it is fresh everywhere."""
+    if not areas:
+        return
+    if has_request_context():
+        request.environ.pop(_MEMO, None)
+    try:
+        cache.set_many({_gen_key(area): _new_token() for area in dict.fromkeys(areas)}, timeout=0)
+    except Exception:  # called after a commit: the change stands; the pages expire within PAGE_CACHE_TIMEOUT
+        current_app.logger.exception("could not bump page-cache generations %s", sorted(areas))
+
+
+def changed_at(tokens: Iterable[str]) -> float:
+    """Seconds since the epoch of the newest change among ``tokens`` (0 when none parse)."""
+    newest = 0
+    for token in tokens:
+        try:
+            newest = max(newest, int(token.partition(".")[0], 16))
+        except ValueError:
+            continue
+    return newest / 1e9
+
+
+def invalidate(*areas: str) -> None:
+    """Bump ``areas`` when the current transaction commits (at once when none is open)."""
+    from blog.extensions import db
+
+    session = db.session()
+    if session.in_transaction() and (session.new or session.dirty or session.deleted
+                                     or session.info.get(PENDING)):
+        session.info.setdefault(PENDING, set()).update(areas)
+    else:
+        bump(*areas)
+
+
+# --- stored responses ---------------------------------------------------------------------
+
+@dataclass
+class Entry:
+    """One stored response: the gzipped body and what is needed to answer again without the view."""
+
+    body: bytes  # gzip
+    status: int
+    headers: list[tuple[str, str]]
+    etag: str
+    last_modified: float
+    #: A post whose page this is: a cache hit still counts a view of it.
+    post_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def page_key(url: str, variant: Iterable[str], gens: dict[str, str]) -> str:
+    """The key for ``url`` as seen with the htmx header values ``variant``, under the generations ``gens``."""
+    digest = hashlib.blake2b("\n".join([url, *variant, *gens.values()]).encode(), digest_size=16).hexdigest()
+    return f"page:{digest}"
+
+
+def load(key: str) -> Entry | None:
+    """The stored response at ``key``, if any."""
+    value = cache.get(key)
+    return value if isinstance(value, Entry) else None
+
+
+def store(key: str, body: bytes, *, status: int, headers: list[tuple[str, str]], etag: str,
+          last_modified: float, post_id: int | None = None, keep: bool = True) -> Entry:
+    """Store a rendered response (compressed) for ``PAGE_CACHE_TIMEOUT`` seconds (``keep=False``: build it only)."""
+    entry = Entry(gzip.compress(body, 6), status, headers, etag, last_modified, post_id)
+    if keep:
+        save(key, entry)
+    return entry
+
+
+def save(key: str, entry: Entry) -> None:
+    """Put ``entry`` in the cache at ``key``."""
+    cache.set(key, entry, timeout=current_app.config["PAGE_CACHE_TIMEOUT"])
+
+
+# --- memoised widgets ---------------------------------------------------------------------
+
+def memoize(*areas: str, timeout: int = 60) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Cache a function's result in the shared cache until ``timeout`` or a change to ``areas``.
+
+    For the sidebar widgets: data, not HTML; arguments become part of the key.
+    """
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        name = f"{fn.__module__}.{fn.__qualname__}"
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                gens = generations([SITE, *areas])
+                raw = repr((name, args, sorted(kwargs.items()), list(gens.values())))
+                key = "memo:" + hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+                value = cache.get(key)
+            except Exception:  # the cache is down: the widget costs its query, the page still renders
+                current_app.logger.warning("cache unavailable for %s", name, exc_info=True)
+                return fn(*args, **kwargs)
+            if value is None:
+                value = fn(*args, **kwargs)
+                try:
+                    cache.set(key, value, timeout=timeout)
+                except Exception:
+                    current_app.logger.warning("could not cache %s", name, exc_info=True)
+            return value
+
+        wrapper.uncached = fn  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+# --- what a flush touches -----------------------------------------------------------------
+
+def _history_values(state, attribute: str) -> set:
+    history = state.attrs[attribute].history
+    return {value for value in (*history.added, *history.deleted, *history.unchanged) if value is not None}
+
+
+def _areas_for_flush(session: Session) -> set[str]:
+    from blog.models import Category
+    from blog.models import Comment
+    from blog.models import Post
+    from blog.models import PostRedirect
+    from blog.models import Tag
+    from blog.models import User
+
+    areas: set[str] = set()
+    post_ids: set[int] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Post):
+            state = inspect(obj)
+            if obj in session.dirty and not state.modified:
+                continue
+            areas.update(post_area(slug) for slug in _history_values(state, "slug"))
+            statuses = _history_values(state, "status")
+            if statuses & {"published", "archived"} or obj in session.deleted:
+                areas.add(LISTINGS)
+        elif isinstance(obj, Comment):
+            # Only approved comments show; a new one waiting in the queue changes no public page.
+            if obj in session.deleted or "approved" in _history_values(inspect(obj), "status"):
+                if obj.post_id is not None:
+                    post_ids.add(obj.post_id)
+                areas.add(LISTINGS)  # the recent-comments widget
+        elif isinstance(obj, PostRedirect):
+            areas.add(post_area(obj.old_slug))
+        elif isinstance(obj, (Category, Tag)):
+            areas.update((LISTINGS, TAXONOMY))
+        elif isinstance(obj, User):
+            state = inspect(obj)
+            # A new account shows nowhere yet; logins and passwords nowhere at all; names, bios,
+            # deactivation and deletion on every page with that person's posts or comments.
+            if obj in session.new:
+                continue
+            if obj in session.deleted or any(
+                    state.attrs[name].history.has_changes() for name in ("username", "is_active", "bio")
+                    if name in state.attrs):
+                areas.add(SITE)
+    if post_ids:
+        # Plain SQL on the flush's connection: the ORM state is left alone.
+        slugs = session.connection().execute(select(Post.slug).where(Post.id.in_(post_ids))).scalars()
+        areas.update(post_area(slug) for slug in slugs)
+    return areas
+
+
+#: Execution option that keeps a bulk UPDATE from invalidating (the view-count flush: counts are
+#: not worth a cold cache every minute; pages show them at most PAGE_CACHE_TIMEOUT late).
+QUIET = "pagecache_quiet"
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _remember_bulk_changes(state) -> None:
+    # UPDATE/DELETE statements skip the flush (the worker marking a cover's variants ready, for
+    # one): they could touch any row, so everything is bumped after the commit.
+    if not (state.is_update or state.is_delete) or state.execution_options.get(QUIET):
+        return
+    from blog.models import Category
+    from blog.models import Comment
+    from blog.models import Post
+    from blog.models import Tag
+    from blog.models import User
+
+    mapper = state.bind_mapper
+    if mapper is not None and mapper.class_ in (Post, Comment, User, Category, Tag):
+        state.session.info.setdefault(PENDING, set()).add(SITE)
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_changes(session: Session, _flush_context) -> None:
+    areas = _areas_for_flush(session)
+    if areas:
+        session.info.setdefault(PENDING, set()).update(areas)
+
+
+@event.listens_for(Session, "after_commit")
+def _bump_committed(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    areas = session.info.pop(PENDING, None)
+    if areas:
+        bump(*sorted(areas))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_rolled_back(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(PENDING, None)
