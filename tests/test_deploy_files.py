@@ -523,7 +523,12 @@ def test_nginx_in_front_of_gunicorn_serves_files_compresses_micro_caches_and_lim
     assert first[0] == second[0] == 200
     assert first[1]["x-cache-status"] in ("MISS", "EXPIRED") and second[1]["x-cache-status"] == "HIT"
     assert re.fullmatch(r"[0-9a-f]{32}", first[1]["x-request-id"])
-    assert f"[{first[1]['x-request-id']}]" in (tmp / "gunicorn.log").read_text()
+    # gunicorn writes the access line after the response has gone out: give it a moment.
+    deadline = time.monotonic() + 5
+    while f"[{first[1]['x-request-id']}]" not in (log := (tmp / "gunicorn.log").read_text()) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert f"[{first[1]['x-request-id']}]" in log
     time.sleep(2.1)  # "1s" is counted in whole seconds of nginx's clock: an entry lives 1 to 2 s
     assert _get(url, "/feed.xml")[1]["x-cache-status"] in ("EXPIRED", "MISS")
     # htmx requests are cached apart; signed-in visitors and tokens skip the cache.
