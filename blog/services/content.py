@@ -48,8 +48,10 @@ RENDERER_CLASSES: dict[str, frozenset[str]] = {
 MAX_MARKDOWN = 100_000
 #: CPU seconds (of this thread, so a busy machine does not shrink it) one rendering may take.
 #: Every Markdown processor checks it as it works. Legitimate 100,000-character posts take
-#: 0.05-0.5 s (a 3,500-row table ~2 s: such a post is refused and should be split).
-RENDER_BUDGET = 1.0
+#: 0.05-0.5 s, code-heavy ones more (23 kB of headings, links and 300 highlighted code blocks
+#: take 0.4-0.6 s on an idle core, twice that on a loaded one); a 3,500-row table is refused.
+#: The shapes that are slow on purpose never get here (refused before converting, below).
+RENDER_BUDGET = 2.0
 #: Python-Markdown's link parsing is cubic in the ``[`` of one paragraph (10,000 take ~18 s,
 #: 300 about a millisecond), so text over these is refused before it reaches the converter.
 MAX_BRACKETS_PER_PARAGRAPH = 300
