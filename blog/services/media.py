@@ -324,19 +324,7 @@ def process_pending_avatars() -> int:
         select(User.id, User.avatar).where(User.avatar.is_not(None), User.avatar_processed.is_(False))
         .order_by(User.id).limit(500)
     ).all()
-    processed = 0
-    for user_id, key in pending:
-        try:
-            process_avatar(user_id, key)
-        except FileNotFoundError as exc:  # e.g. a database restored without its uploads: say it, don't shout
-            db.session.rollback()
-            log.warning("avatar of user %s not processed: %s", user_id, exc)
-        except Exception:  # one broken avatar must not hold up the others
-            db.session.rollback()
-            log.exception("could not process avatar %s of user %s", key, user_id)
-        else:
-            processed += 1
-    return processed
+    return _catch_up(pending, process_avatar, "avatar of user")
 
 
 def delete_avatar_files(key: str) -> None:
@@ -481,19 +469,7 @@ def process_pending_covers() -> int:
         .where(Post.cover_image.is_not(None), Post.cover_processed.is_(False))
         .order_by(Post.id)
     ).all()
-    processed = 0
-    for post_id, key in pending:
-        try:
-            process_cover(post_id, key)
-        except FileNotFoundError as exc:  # e.g. a database restored without its uploads: say it, don't shout
-            db.session.rollback()
-            log.warning("cover of post %s not processed: %s", post_id, exc)
-        except Exception:  # one broken cover must not hold up the others
-            db.session.rollback()
-            log.exception("could not process cover %s of post %s", key, post_id)
-        else:
-            processed += 1
-    return processed
+    return _catch_up(pending, process_cover, "cover of post")
 
 
 def cover_urls(post: Post) -> dict | None:
@@ -593,3 +569,20 @@ def cover_original_path(key: str | None) -> Path | None:
 def imported_image_url(name: str) -> str:
     """The site-relative URL of imported image ``name`` (built by hand: imports run outside any request)."""
     return f"/uploads/media/{name}"
+
+
+def _catch_up(pending, process, what: str) -> int:
+    """Run ``process(id, key)`` for each waiting row; one broken image must not hold up the others."""
+    processed = 0
+    for row_id, key in pending:
+        try:
+            process(row_id, key)
+        except FileNotFoundError as exc:  # e.g. a database restored without its uploads: say it, don't shout
+            db.session.rollback()
+            log.warning("%s %s not processed: %s", what, row_id, exc)
+        except Exception:
+            db.session.rollback()
+            log.exception("could not process the %s %s (%s)", what, row_id, key)
+        else:
+            processed += 1
+    return processed
