@@ -26,6 +26,7 @@ from blog.models import User
 from blog.models import post_tags
 from blog.models import utcnow
 from blog.services import content
+from blog.services import maintenance
 from blog.services.errors import Conflict
 
 DEMO_ADMIN = {"username": "admin", "email": "admin@example.com", "password": "admin-demo-password"}
@@ -247,6 +248,7 @@ def seed(posts: int = 40, comments: int = 120, users: int = 12, *, seed: int = 2
 
     comment_total = _seed_comments(rng, comments, published_posts, user_ids, now, advance)
     db.session.commit()
+    maintenance.analyze()  # a bulk load leaves SQLite's planner without statistics until the 6-hourly task
     return SeedReport(users=len(user_ids), categories=len(categories), tags=len(tag_ids),
                       posts=len(post_ids), comments=comment_total)
 
