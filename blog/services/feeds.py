@@ -19,12 +19,12 @@ from flask import Response
 from flask import current_app
 from flask import make_response
 from flask import render_template
-from flask import request
 from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm import selectinload
 
+from blog import rendering
 from blog.extensions import db
 from blog.models import Category
 from blog.models import Post
@@ -91,19 +91,17 @@ def render_atom(title: str, link: str, description: str, items: list[Post]) -> s
 
 def conditional(body: str | bytes, mimetype: str, last_modified: datetime | None = None,
                 max_age: int = 300) -> Response:
-    """A response that answers ``If-None-Match`` / ``If-Modified-Since`` with 304 (feed readers and crawlers poll).
+    """A response of ``body`` that answers ``If-None-Match`` / ``If-Modified-Since`` with 304.
 
-    The ETag is a digest of the exact body, so any change (a new post, an edit, a new title) changes it.
+    For documents polled all day (feeds, the sitemap, robots.txt): the ETag is a strong digest of the
+    exact bytes, so any change (a new post, an edit, a new title) changes it.
     """
     data = body.encode() if isinstance(body, str) else body
     response = make_response(data)
     response.mimetype = mimetype
-    response.set_etag(hashlib.sha256(data).hexdigest()[:32])
-    if last_modified is not None:
-        response.last_modified = last_modified.replace(tzinfo=UTC)
     response.cache_control.public = True
     response.cache_control.max_age = max_age
-    return response.make_conditional(request)
+    return rendering.conditional(response, f'"{hashlib.sha256(data).hexdigest()[:32]}"', last_modified)
 
 
 def feed_response(kind: str, title: str, link: str, description: str, items: list[Post]) -> Response:
