@@ -38,11 +38,13 @@ post_tags = Table(
 class Post(db.Model):
     __tablename__ = "posts"
     __table_args__ = (
-        # Listings filter on status and sort by publication date; per category and per
-        # author too (these lead with the foreign key, so they index it as well).
+        # Feeds, the sitemap and the digest filter on status and sort by publication date.
         Index("ix_posts_status_published_at", "status", "published_at"),
-        Index("ix_posts_category_status_published", "category_id", "status", "published_at"),
-        Index("ix_posts_author_status_published", "author_id", "status", "published_at"),
+        # Public listings: covering indexes (id is the last column), so the count and the OFFSET
+        # of a deep page read index entries only and never a table row (services/paging.listing).
+        Index("ix_posts_listing", "status", "kind", "published_at", "id"),
+        Index("ix_posts_category_listing", "category_id", "status", "kind", "published_at", "id"),
+        Index("ix_posts_author_listing", "author_id", "status", "kind", "published_at", "id"),
         # /admin/posts: each status tab by its latest change (the review queue by its oldest).
         Index("ix_posts_status_updated_at", "status", "updated_at"),
         # The header navigation: public pages with a menu position, in that order.
