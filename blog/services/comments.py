@@ -91,10 +91,15 @@ def _visible(post: Post, viewer, table=Comment):
     return visible
 
 
+# Made once: a fresh alias per request rebuilds (and memoises again) every column expression on it.
+_PARENT = aliased(Comment, name="parent_comment")
+_CHILD = aliased(Comment, name="child_comment")
+
+
 def _roots(post: Post, viewer):
     """Conditions for the comments shown at the top level: no parent, or one the viewer cannot see
     (a reply to a rejected comment stands on its own, as ``thread`` has always drawn it)."""
-    parent = aliased(Comment)
+    parent = _PARENT
     shown_parent = select(parent.id).where(parent.id == Comment.parent_id, _visible(post, viewer, parent))
     return [Comment.post_id == post.id, _visible(post, viewer),
             or_(Comment.parent_id.is_(None), ~shown_parent.exists())]
@@ -122,17 +127,19 @@ def thread(post: Post, viewer=None, page: int | None = None) -> Thread:
     )).one()
     pages = max(1, -(-n_roots // size))
     page = pages if page is None else min(max(1, page), pages)
-    page_roots = (select(Comment.id).where(*roots_where).order_by(Comment.created_at, Comment.id)
-                  .limit(size).offset((page - 1) * size))
-    tree = select(Comment.id).where(Comment.id.in_(page_roots)).cte("thread", recursive=True)
-    child = aliased(Comment)
-    # UNION, not UNION ALL: a (corrupt) cycle of parents still ends.
-    tree = tree.union(select(child.id).where(child.parent_id == tree.c.id, child.post_id == post.id,
-                                             _visible(post, viewer, child)))
+    if pages == 1:  # most threads: every comment the viewer sees, no tree walk needed
+        shown = [Comment.post_id == post.id, _visible(post, viewer)]
+    else:
+        page_roots = (select(Comment.id).where(*roots_where).order_by(Comment.created_at, Comment.id)
+                      .limit(size).offset((page - 1) * size))
+        tree = select(Comment.id).where(Comment.id.in_(page_roots)).cte("thread", recursive=True)
+        child = _CHILD
+        # UNION, not UNION ALL: a (corrupt) cycle of parents still ends.
+        tree = tree.union(select(child.id).where(child.parent_id == tree.c.id, child.post_id == post.id,
+                                                 _visible(post, viewer, child)))
+        shown = [Comment.id.in_(select(tree.c.id))]
     rows = db.session.scalars(
-        select(Comment).options(joinedload(Comment.author))
-        .where(Comment.id.in_(select(tree.c.id)))
-        .order_by(Comment.created_at, Comment.id)
+        select(Comment).options(joinedload(Comment.author)).where(*shown).order_by(Comment.created_at, Comment.id)
     ).all()
     nodes = {c.id: ThreadNode(c) for c in rows}
     depth: dict[int, int] = {}
@@ -177,7 +184,7 @@ def page_of(comment: Comment, viewer=None) -> int | None:
     # Up the parents while the viewer sees them: the last one reached is drawn at the top level.
     up = select(Comment.id, Comment.parent_id, literal(0).label("hops")).where(Comment.id == comment.id) \
         .cte("ancestors", recursive=True)
-    parent = aliased(Comment)
+    parent = _PARENT
     up = up.union(select(parent.id, parent.parent_id, up.c.hops + 1)
                   .where(parent.id == up.c.parent_id, parent.post_id == post.id, _visible(post, viewer, parent),
                          up.c.hops < 10_000))
