@@ -79,6 +79,8 @@ class Config:
     COMMENTS_REQUIRE_APPROVAL = _env_bool("COMMENTS_REQUIRE_APPROVAL", True)
     #: Commenters with this many approved comments skip the queue (0: never).
     COMMENTS_TRUSTED_AFTER = _env_int("COMMENTS_TRUSTED_AFTER", 3)
+    #: Top-level comments per thread page (``?cpage=N``); replies stay with theirs.
+    COMMENTS_PER_PAGE = _env_int("COMMENTS_PER_PAGE", 100)
     #: A comment form sent back faster than this (seconds) is a bot's.
     COMMENT_MIN_SECONDS = _env_int("COMMENT_MIN_SECONDS", 3)
 

@@ -47,7 +47,7 @@ def notify_about_comment(sender, comment: Comment, **extra) -> None:
     if post.author is not None:
         recipients.setdefault(post.author.id, (post.author, "comment_on_post"))
     commenter = comment.author.username if comment.author is not None else "Someone"
-    comment_url = mail.absolute_url("posts.detail", slug=post.slug, _anchor=f"comment-{comment.id}")
+    comment_url = mail.absolute_url("comments.permalink", comment_id=comment.id)  # the thread page that shows it
     for user_id, (user, kind) in recipients.items():
         if user_id == comment.author_id or not (user.notify_comments and user.is_active and user.email_confirmed):
             continue

@@ -192,10 +192,10 @@ def _serve_from_cache() -> Response | None:
     key = entry = None
     try:
         # The generations are read before the view reads the database (see services/pagecache.py).
-        gens = pagecache.generations([pagecache.SITE, *areas])
         if current_app.config["PAGE_CACHE"]:
-            key = pagecache.page_key(request.full_path, variant, gens)
-            entry = pagecache.load(key)
+            key, gens, entry = pagecache.lookup(request.full_path, variant, [pagecache.SITE, *areas], request.environ)
+        else:
+            gens = pagecache.generations([pagecache.SITE, *areas])
     except Exception:  # the cache is down: render as if nothing were cached
         current_app.logger.exception("page cache unavailable")
         gens = {}
@@ -258,6 +258,7 @@ def _finish(response: Response) -> Response:
                                     last_modified=last_modified, post_id=state.get("post_id"), keep=False)
             # Everything the app sent (security headers included), for QuickHits.
             entry.extra["headers"] = [(k, v) for k, v in response.headers.items() if k.lower() not in _PER_REQUEST]
+            entry.extra["gens"] = gens  # read before the view ran: a change since makes it stale at once
             pagecache.save(key, entry)
         except Exception:
             current_app.logger.exception("could not store a page in the page cache")
@@ -296,6 +297,16 @@ class QuickHits:
     def __init__(self, app: Flask, wsgi_app) -> None:
         self.app, self.wsgi_app = app, wsgi_app
         self.access = logging.getLogger("blog.access")
+        self._backend = None
+
+    @property
+    def backend(self):
+        """The cache backend Flask-Caching made for this app (``cache.cache`` without an app context)."""
+        if self._backend is None:
+            from blog.extensions import cache
+
+            self._backend = self.app.extensions["cache"][cache]
+        return self._backend
 
     def __call__(self, environ, start_response):
         try:
@@ -319,24 +330,28 @@ class QuickHits:
         req = WerkzeugRequest(environ)
         if req.path.startswith(self.app.static_url_path + "/"):
             return None
-        cookies = req.cookies
-        if config["SESSION_COOKIE_NAME"] in cookies or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies:
-            return None
+        if "HTTP_COOKIE" in environ:  # most guests send none: no cookie parsing then
+            cookies = req.cookies
+            if (config["SESSION_COOKIE_NAME"] in cookies
+                    or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies):
+                return None
         try:
             endpoint, view_args = self.app.url_map.bind_to_environ(environ).match()
         except HTTPException:
             return None
         if endpoint not in CACHEABLE:
             return None
-        with self.app.app_context():
-            gens = pagecache.generations([pagecache.SITE, *CACHEABLE[endpoint](view_args)])
-            variant = [f"{name}={req.headers.get(name, '')}" for name in KEY_HEADERS]
-            entry = pagecache.load(pagecache.page_key(req.full_path, variant, gens))
-            if entry is None:
-                return None
-            if entry.post_id is not None:
-                from blog.services import posts
+        variant = [f"{name}={req.headers.get(name, '')}" for name in KEY_HEADERS]
+        # One round trip, straight to the cache backend (no app context to push and pop for a hit):
+        # the entry and the generations it must have been rendered under.
+        _, _, entry = pagecache.lookup(req.full_path, variant, [pagecache.SITE, *CACHEABLE[endpoint](view_args)],
+                                       backend=self.backend)
+        if entry is None:
+            return None
+        if entry.post_id is not None:
+            from blog.services import posts
 
+            with self.app.app_context():  # the view buffer is the app's
                 posts.count_view(entry.post_id, user_agent=req.headers.get("User-Agent", ""))
         incoming = req.headers.get("X-Request-ID", "")
         headers = [*entry.extra.get("headers", ()),

@@ -107,12 +107,17 @@ def _ms(value: str) -> float:
 class Server:
     """gunicorn serving ``module:app`` from ``cwd`` with ``env``, until stopped."""
 
-    def __init__(self, module: str, cwd: Path, env: dict[str, str], workers: int, gunicorn: str) -> None:
+    def __init__(self, module: str, cwd: Path, env: dict[str, str], workers: int, gunicorn: str,
+                 config: Path, log: Path) -> None:
         self.port = _free_port()
+        # Both apps get the same settings file (production's gunicorn.conf.py: its access log line
+        # per request included), else the bare app would be measured without work the blog pays for.
+        # Its stdout (the access log) goes to a file, as under journald, not to this terminal.
+        self.log = log.open("ab")
         self.process = subprocess.Popen(
-            [gunicorn, module, "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
+            [gunicorn, module, "-c", str(config), "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
              "--no-control-socket", "--log-level", "warning"],
-            cwd=cwd, env=env)
+            cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
@@ -132,6 +137,7 @@ class Server:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.log.close()
 
 
 def _check(url: str) -> None:
@@ -253,24 +259,39 @@ def main() -> None:
         kept = Path(tempfile.gettempdir()) / f"blog-load-{options.keep}.db" if options.keep else scratch / "bench.db"
         seeded = kept.exists()
         env["DATABASE_URL"] = f"sqlite:///{kept}"
-    results: list[Result] = []
+    results: list[tuple[Result, Result, Result]] = []
+    hellos: list[Result] = []
     try:
         paths = _seed(options.app_dir, env, options, flask, seeded=seeded)
-        hello = Server("hello:app", scratch, {**os.environ, "PYTHONPATH": str(scratch)}, options.workers, gunicorn)
-        try:
-            results.append(_wrk(wrk, hello, "bare Flask hello", "/", options, lua))
-        finally:
-            hello.stop()
+        config, log = options.app_dir / "gunicorn.conf.py", scratch / "gunicorn.log"
+
+        def bare() -> Result:
+            # Measured again around each block of pages: on a shared machine the load moves during
+            # a run, and a ratio to one early measurement would blame the blog for the neighbours.
+            hello = Server("hello:app", scratch, {**os.environ, "PYTHONPATH": str(scratch)}, options.workers,
+                           gunicorn, config, log)
+            try:
+                found = _wrk(wrk, hello, "bare Flask hello", "/", options, lua)
+            finally:
+                hello.stop()
+            print(f"  bare Flask hello: {found.rps:.0f} req/s, {found.cpu_ms:.2f} CPU ms", flush=True)
+            return found
+
+        hellos.append(bare())
         for cached in (True, False):
             server = Server("wsgi:app", options.app_dir, {**env, "PAGE_CACHE": "true" if cached else "false"},
-                            options.workers, gunicorn)
+                            options.workers, gunicorn, config, log)
+            block = []
             try:
                 for name, path in paths.items():
                     label = f"{name} ({'cached' if cached else 'uncached'})"
-                    results.append(_wrk(wrk, server, label, path, options, lua))
-                    print(f"  {label}: {results[-1].rps:.0f} req/s", flush=True)
+                    block.append(_wrk(wrk, server, label, path, options, lua))
+                    print(f"  {label}: {block[-1].rps:.0f} req/s, {block[-1].cpu_ms:.2f} CPU ms", flush=True)
             finally:
                 server.stop()
+            hellos.append(bare())
+            for result in block:  # each block against the bare runs just before and after it
+                results.append((result, hellos[-2], hellos[-1]))
     finally:
         if dropdb:
             import psycopg
@@ -282,15 +303,20 @@ def main() -> None:
             redis.Redis.from_url(env["REDIS_URL"]).flushdb()
         shutil.rmtree(scratch, ignore_errors=True)
 
-    base = results[0].rps
     print(f"\nstack: {options.stack}; {options.posts} posts, {options.comments} comments; gunicorn -w {options.workers} "
-          f"sync; wrk -t{options.threads} -c{options.connections} -d{options.duration}s\n")
-    print("| page | req/s | × bare Flask | p50 ms | p99 ms | server CPU ms/req | non-2xx + socket errors | cookies |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in results:
-        print(f"| {r.name} | {r.rps:,.0f} | {r.rps / base:.3f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.cpu_ms:.2f} | "
-              f"{r.non_2xx + r.errors} | {r.cookies} |")
-
+          f"sync (-c gunicorn.conf.py for both apps); wrk -t{options.threads} -c{options.connections} "
+          f"-d{options.duration}s; load average {' '.join(f'{n:.1f}' for n in os.getloadavg())}\n")
+    print("bare Flask hello runs: " + ", ".join(f"{h.rps:,.0f} req/s ({h.cpu_ms:.2f} CPU ms)" for h in hellos))
+    print("× bare Flask: req/s over the mean of the bare runs before and after the block; "
+          "CPU ×: the bare app's CPU ms per request over the page's (less sensitive to the machine's load)\n")
+    print("| page | req/s | × bare Flask | CPU × | p50 ms | p99 ms | server CPU ms/req | non-2xx + socket errors "
+          "| cookies |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r, before, after in results:
+        rps = (before.rps + after.rps) / 2
+        cpu = (before.cpu_ms + after.cpu_ms) / 2
+        print(f"| {r.name} | {r.rps:,.0f} | {r.rps / rps:.3f} | {cpu / max(r.cpu_ms, 1e-9):.3f} | {r.p50_ms:.1f} | "
+              f"{r.p99_ms:.1f} | {r.cpu_ms:.2f} | {r.non_2xx + r.errors} | {r.cookies} |")
 
 if __name__ == "__main__":
     main()

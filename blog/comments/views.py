@@ -41,11 +41,33 @@ def _user_key() -> str:
 def thread(slug: str) -> Response:
     """The comment thread as a fragment; a plain visit goes to the post's comments."""
     post = posts.get_visible(slug, current_user)
+    cpage = comments.requested_page(post, current_user)
     if not wants_fragment():
-        return redirect(url_for("posts.detail", slug=slug, _anchor="comments"))
-    return render(TEMPLATE, block="comments", post=post, thread=comments.thread(post, current_user),
+        return redirect(url_for("posts.detail", slug=slug, _anchor="comments", cpage=cpage))
+    return render(TEMPLATE, block="comments", post=post, thread=comments.thread(post, current_user, cpage),
                   form=new_form() if current_user.is_authenticated else None,  # guests: no session, no cookie
                   reply_to=None, reply_form=None)
+
+
+@bp.get("/comments/<int:comment_id>")
+def permalink(comment_id: int) -> Response:
+    """A comment's lasting address (mail, the admin queue, the sidebar): the thread page that shows it.
+
+    Threads are paginated, so ``/blog/<slug>#comment-ID`` is not enough once a comment is on an
+    older page; this redirects to ``/blog/<slug>?cpage=N#comment-ID`` for whoever follows it.
+    """
+    comment = comments.get(comment_id)
+    posts.get_visible(comment.post.slug, current_user, light=True)  # a draft's comments stay hidden (404)
+    return redirect(comments.url_for_comment(comment, current_user))
+
+
+def _comment_url(comment_id: int, slug: str) -> str:
+    """The post page showing comment ``comment_id`` (its thread page and anchor), or the post's comments."""
+    try:
+        comment = comments.get(comment_id)
+    except NotFound:
+        return url_for("posts.detail", slug=slug, _anchor="comments")
+    return comments.url_for_comment(comment, current_user)
 
 
 @bp.get("/blog/<slug>/comments/count")
@@ -68,7 +90,7 @@ def reply_form(slug: str, parent_id: int) -> Response:
     cancel = request.args.get("cancel") == "1"
     if not wants_fragment():
         if cancel:
-            return redirect(url_for("posts.detail", slug=slug, _anchor=f"comment-{parent_id}"))
+            return redirect(_comment_url(parent_id, slug))
         # No #fragment: it would stop the browser from focusing the box (autofocus scrolls to it).
         return redirect(url_for("posts.detail", slug=slug, reply_to=parent_id))
     if cancel:
@@ -108,7 +130,7 @@ def create(slug: str) -> Response:
                else "Thank you: your comment will appear once a moderator approves it.")
     if not htmx:
         flash(message)
-        return redirect_to(url_for("posts.detail", slug=slug, _anchor=f"comment-{outcome.comment.id}"))
+        return redirect_to(comments.url_for_comment(outcome.comment, current_user))
     return render(TEMPLATE, block="new_comment", oob=("comment_count", "form_reset", "pending_count"), post=post,
                   comment=outcome.comment, published=outcome.published, message=message, parent_id=parent_id,
                   comment_total=comments.approved_count(post.id), form=new_form(parent_id))
@@ -128,7 +150,8 @@ def _form_errors(post, form: CommentForm) -> Response:
 
     # A reply's errors show under its parent, unless the parent itself is the problem.
     reply_to = form.parent_id.data if not form.parent_id.errors else None
-    return render(TEMPLATE, status=422, post=post, thread=comments.thread(post, current_user),
+    cpage = comments.requested_page(post, current_user, reply_to=reply_to)
+    return render(TEMPLATE, status=422, post=post, thread=comments.thread(post, current_user, cpage),
                   form=new_form() if reply_to else form, reply_to=reply_to, reply_form=form if reply_to else None,
                   delete_form=ConfirmForm())
 
@@ -165,6 +188,6 @@ def _after_change(comment, post=None) -> Response:
     if not htmx:
         flash({"approved": "Comment approved.", "rejected": "Comment rejected.",
                "spam": "Comment marked as spam."}.get(comment.status, "Comment removed."))
-        return redirect_to(url_for("posts.detail", slug=post.slug, _anchor="comments"))
+        return redirect_to(_comment_url(comment.id, post.slug))
     return render(TEMPLATE, block="comment_main_block", oob=("comment_count", "pending_count"), post=post,
                   comment=comment, comment_total=comments.approved_count(post.id))

@@ -39,10 +39,11 @@ def detail(slug: str) -> Response:
             raise
         return redirect(url_for("posts.detail", slug=moved), 301)
     reply_to = request.args.get("reply_to", type=int)  # the no-JS reply link draws its form in place
+    cpage = comments.requested_page(post, current_user, reply_to=reply_to)
     # Forms only for those who can use them: building one puts a CSRF token in a new session,
     # and a guest's page must set no cookie (so every guest can get the same cached page).
     signed_in = current_user.is_authenticated
-    response = render("posts/detail.html", block="comments", post=post, thread=comments.thread(post, current_user),
+    response = render("posts/detail.html", block="comments", post=post, thread=comments.thread(post, current_user, cpage),
                       delete_form=ConfirmForm() if signed_in else None, form=new_form() if signed_in else None,
                       reply_to=reply_to, reply_form=new_form(reply_to) if reply_to and signed_in else None)
     if not htmx:  # a page read, not a fragment refresh (also when the page cache answers it)

@@ -20,6 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -60,6 +61,18 @@ class ThreadNode:
 class Thread:
     roots: list[ThreadNode]
     count: int  # approved, not removed: what readers see counted
+    #: Top-level comments come ``per_page`` at a time (replies stay with theirs); ``page`` of ``pages``.
+    page: int = 1
+    pages: int = 1
+    per_page: int = 100
+
+    @property
+    def older(self) -> int | None:
+        return self.page - 1 if self.page > 1 else None
+
+    @property
+    def newer(self) -> int | None:
+        return self.page + 1 if self.page < self.pages else None
 
 
 def can_moderate(user, post: Post) -> bool:
@@ -67,22 +80,66 @@ def can_moderate(user, post: Post) -> bool:
     return can_manage(user, post.author_id)
 
 
-def thread(post: Post, viewer=None) -> Thread:
-    """The comments of ``post`` as a tree, in one query whatever its size.
+def _visible(post: Post, viewer, table=Comment):
+    """Which comments of ``post`` ``viewer`` sees, as a condition on ``table`` (Comment or an alias)."""
+    visible = table.status == "approved"
+    if viewer is not None and getattr(viewer, "is_authenticated", False):
+        if can_moderate(viewer, post):
+            visible = or_(visible, table.status == "pending")
+        else:
+            visible = or_(visible, (table.status == "pending") & (table.author_id == viewer.id))
+    return visible
+
+
+# Made once: a fresh alias per request rebuilds (and memoises again) every column expression on it.
+_PARENT = aliased(Comment, name="parent_comment")
+_CHILD = aliased(Comment, name="child_comment")
+
+
+def _roots(post: Post, viewer):
+    """Conditions for the comments shown at the top level: no parent, or one the viewer cannot see
+    (a reply to a rejected comment stands on its own, as ``thread`` has always drawn it)."""
+    parent = _PARENT
+    shown_parent = select(parent.id).where(parent.id == Comment.parent_id, _visible(post, viewer, parent))
+    return [Comment.post_id == post.id, _visible(post, viewer),
+            or_(Comment.parent_id.is_(None), ~shown_parent.exists())]
+
+
+def per_page() -> int:
+    return max(1, current_app.config["COMMENTS_PER_PAGE"])
+
+
+def thread(post: Post, viewer=None, page: int | None = None) -> Thread:
+    """One page of the comments of ``post`` as a tree: its top-level comments, ``per_page()`` at a
+    time oldest first, each with all its replies. ``page`` None is the last (newest) page, where a
+    new comment goes; a page past the last gives the last. Two queries whatever the size: the
+    counts, then the page's comments (a recursive CTE from its top-level ones down their replies).
 
     Everyone sees approved comments; moderators (and the post's author) also see the queue
     inline, and commenters see their own comments that wait for review.
     """
-    visible = Comment.status == "approved"
-    if viewer is not None and getattr(viewer, "is_authenticated", False):
-        if can_moderate(viewer, post):
-            visible = or_(visible, Comment.status == "pending")
-        else:
-            visible = or_(visible, (Comment.status == "pending") & (Comment.author_id == viewer.id))
+    size = per_page()
+    roots_where = _roots(post, viewer)
+    n_roots, count = db.session.execute(select(
+        select(func.count()).select_from(Comment).where(*roots_where).scalar_subquery(),
+        select(func.count()).select_from(Comment).where(
+            Comment.post_id == post.id, Comment.status == "approved", Comment.deleted_at.is_(None)).scalar_subquery(),
+    )).one()
+    pages = max(1, -(-n_roots // size))
+    page = pages if page is None else min(max(1, page), pages)
+    if pages == 1:  # most threads: every comment the viewer sees, no tree walk needed
+        shown = [Comment.post_id == post.id, _visible(post, viewer)]
+    else:
+        page_roots = (select(Comment.id).where(*roots_where).order_by(Comment.created_at, Comment.id)
+                      .limit(size).offset((page - 1) * size))
+        tree = select(Comment.id).where(Comment.id.in_(page_roots)).cte("thread", recursive=True)
+        child = _CHILD
+        # UNION, not UNION ALL: a (corrupt) cycle of parents still ends.
+        tree = tree.union(select(child.id).where(child.parent_id == tree.c.id, child.post_id == post.id,
+                                                 _visible(post, viewer, child)))
+        shown = [Comment.id.in_(select(tree.c.id))]
     rows = db.session.scalars(
-        select(Comment).options(joinedload(Comment.author))
-        .where(Comment.post_id == post.id, visible)
-        .order_by(Comment.created_at, Comment.id)
+        select(Comment).options(joinedload(Comment.author)).where(*shown).order_by(Comment.created_at, Comment.id)
     ).all()
     nodes = {c.id: ThreadNode(c) for c in rows}
     depth: dict[int, int] = {}
@@ -90,7 +147,7 @@ def thread(post: Post, viewer=None) -> Thread:
     for comment in rows:  # parents come before replies: ordered by time
         node = nodes[comment.id]
         parent = nodes.get(comment.parent_id) if comment.parent_id else None
-        if parent is None:
+        if parent is None or parent.comment.id not in depth:
             depth[comment.id] = 1
             roots.append(node)
             continue
@@ -99,8 +156,63 @@ def thread(post: Post, viewer=None) -> Thread:
             parent = nodes[parent.comment.parent_id]
         depth[comment.id] = depth[parent.comment.id] + 1
         parent.replies.append(node)
-    count = sum(1 for c in rows if c.status == "approved" and c.deleted_at is None)
-    return Thread(roots=roots, count=count)
+    return Thread(roots=roots, count=count, page=page, pages=pages, per_page=size)
+
+
+def requested_page(post: Post, viewer=None, *, reply_to: int | None = None) -> int | None:
+    """The thread page a request asks for: ``?cpage=N``, else the page of the comment being replied
+    to (the no-JS reply link), else None (the last page)."""
+    from flask import request
+
+    page = request.args.get("cpage", type=int)
+    if page is not None:
+        return min(max(page, 1), 10**9)
+    if reply_to and 0 < reply_to <= MAX_ID:
+        comment = db.session.get(Comment, reply_to)
+        if comment is not None and comment.post_id == post.id:
+            return page_of(comment, viewer)
+    return None
+
+
+def page_of(comment: Comment, viewer=None) -> int | None:
+    """The thread page (``thread``'s numbering) that shows ``comment`` to ``viewer``, or None when
+    the viewer does not see it. Two queries: its top-level ancestor, then how many come before it."""
+    post = comment.post
+    if not db.session.scalar(select(func.count()).select_from(Comment)
+                             .where(Comment.id == comment.id, _visible(post, viewer))):
+        return None
+    # Up the parents while the viewer sees them: the last one reached is drawn at the top level.
+    up = select(Comment.id, Comment.parent_id, literal(0).label("hops")).where(Comment.id == comment.id) \
+        .cte("ancestors", recursive=True)
+    parent = _PARENT
+    up = up.union(select(parent.id, parent.parent_id, up.c.hops + 1)
+                  .where(parent.id == up.c.parent_id, parent.post_id == post.id, _visible(post, viewer, parent),
+                         up.c.hops < 10_000))
+    root_id = db.session.scalar(select(up.c.id).order_by(up.c.hops.desc()).limit(1))
+    root = db.session.get(Comment, root_id)
+    before = db.session.scalar(
+        select(func.count()).select_from(Comment).where(
+            *_roots(post, viewer),
+            or_(Comment.created_at < root.created_at, (Comment.created_at == root.created_at) & (Comment.id < root.id))))
+    return before // per_page() + 1
+
+
+def url_for_comment(comment: Comment, viewer=None, *, external: bool = False) -> str:
+    """The post page that shows ``comment`` (``?cpage=N`` unless it is on the last page), at its anchor."""
+    from flask import url_for
+
+    page = page_of(comment, viewer)
+    anchor = f"comment-{comment.id}" if page is not None else "comments"
+    args = {}
+    if page is not None and page != thread_pages(comment.post, viewer):
+        args["cpage"] = page
+    return url_for("posts.detail", slug=comment.post.slug, _anchor=anchor, _external=external, **args)
+
+
+def thread_pages(post: Post, viewer=None) -> int:
+    """How many pages the thread of ``post`` has for ``viewer``."""
+    n_roots = db.session.scalar(select(func.count()).select_from(Comment).where(*_roots(post, viewer))) or 0
+    return max(1, -(-n_roots // per_page()))
 
 
 def approved_count(post_id: int) -> int:

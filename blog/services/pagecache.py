@@ -142,14 +142,47 @@ class Entry:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def page_key(url: str, variant: Iterable[str], gens: dict[str, str]) -> str:
-    """The key for ``url`` as seen with the htmx header values ``variant``, under the generations ``gens``."""
-    digest = hashlib.blake2b("\n".join([url, *variant, *gens.values()]).encode(), digest_size=16).hexdigest()
+def page_key(url: str, variant: Iterable[str], gens: dict[str, str] | None = None) -> str:
+    """The key for ``url`` as seen with the htmx header values ``variant``.
+
+    The generations are not part of the key: they are stored in the entry (``extra["gens"]``)
+    and compared on the way out (``lookup``), so one round trip fetches the entry and the
+    current generations together. ``gens`` is accepted for callers of the older signature.
+    """
+    digest = hashlib.blake2b("\n".join([url, *variant]).encode(), digest_size=16).hexdigest()
     return f"page:{digest}"
 
 
+def lookup(url: str, variant: Iterable[str], areas: Iterable[str], environ: dict | None = None, *,
+           backend=None) -> tuple[str, dict[str, str], Entry | None]:
+    """(key, current generations, the stored entry if it was rendered under exactly those) in ONE
+    cache round trip (an MGET of the entry and the areas' tokens): the cached path's only one.
+
+    An entry rendered before any of its areas changed carries older tokens and is not returned,
+    so invalidation stays exact and immediate on every process; a missing token gets a new one,
+    as in ``generations``. With ``environ`` the tokens are memoised for the rest of the request.
+    ``backend``: the cache backend itself, for a caller outside an app context (``QuickHits``).
+    """
+    store = cache if backend is None else backend
+    areas = list(dict.fromkeys(areas))
+    key = page_key(url, variant)
+    value, *tokens = store.get_many(key, *(_gen_key(area) for area in areas))
+    gens, fresh = {}, {}
+    for area, token in zip(areas, tokens):
+        if token is None:
+            token = fresh[_gen_key(area)] = _new_token()
+        gens[area] = token
+    if fresh:
+        store.set_many(fresh, timeout=0)
+    if environ is not None:
+        environ.setdefault(_MEMO, {}).update(gens)
+    if not isinstance(value, Entry) or fresh or value.extra.get("gens") != gens:
+        return key, gens, None
+    return key, gens, value
+
+
 def load(key: str) -> Entry | None:
-    """The stored response at ``key``, if any."""
+    """The stored response at ``key``, if any (whatever generations it was rendered under)."""
     value = cache.get(key)
     return value if isinstance(value, Entry) else None
 

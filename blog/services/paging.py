@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from flask import abort
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select
 
@@ -38,6 +39,38 @@ def paginate(*, ids: Select, count: Select, load: Callable[[list[int]], list], p
     page = min(max(page, 1), max(1, math.ceil(total / per_page)))
     found = _Page(page=page, per_page=per_page, max_per_page=max_per_page, error_out=False, count=False,
                   ids=ids, load=load)
+    found.total = total
+    return found
+
+
+class _Listing(Pagination):
+    def _query_items(self) -> list[Any]:
+        page_ids = self._query_args["ids"].limit(self.per_page).offset(self._query_offset)
+        return list(db.session.scalars(self._query_args["load"](page_ids)).unique())
+
+    def _query_count(self) -> int:  # never called: the total is counted first (count=False)
+        raise NotImplementedError
+
+
+def listing(*, ids: Select, count: Select, load: Callable[[Select], Select], page: int, per_page: int,
+            max_per_page: int = 100) -> Pagination:
+    """Like ``paginate`` for public listings, whose ``?page=N`` is a URL: a page past the last is a 404.
+
+    A deferred join in one statement: ``load(page_ids)`` gets the ids query with the page's
+    LIMIT/OFFSET applied and returns the select of full rows ``WHERE id IN (page_ids)`` (ordered).
+    The OFFSET runs in the ids-only subquery, which the database answers from a covering index
+    (``ix_posts_listing`` and friends) without reading a table row, so page 500 skips 5,000
+    index entries instead of joining and discarding 5,000 posts with their authors. Queries:
+    the count, the page (plus whatever ``load``'s options add), whatever the depth.
+    """
+    per_page = max(1, min(per_page, max_per_page))
+    if page < 1:
+        abort(404)
+    total = db.session.scalar(count) or 0
+    if page > 1 and (page - 1) * per_page >= total:
+        abort(404)
+    found = _Listing(page=page, per_page=per_page, max_per_page=max_per_page, error_out=False, count=False,
+                     ids=ids, load=load)
     found.total = total
     return found
 

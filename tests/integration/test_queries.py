@@ -84,5 +84,9 @@ def test_post_page_queries_stay_constant_with_1_100_and_1000_comments(app, clien
         db.session.commit()
         total = target
         counts[target] = _count(client, count_queries, url, headers={"User-Agent": "Mozilla/5.0 Firefox"})
-        assert client.get(url).text.count('class="comment"') >= target
+        page = client.get(url).text
+        assert f"{target} comment" in page
+        # Up to COMMENTS_PER_PAGE top-level comments with their replies; 1,000 is several pages.
+        assert client.get(f"{url}?cpage=1").text.count('class="comment"') >= min(target, 100)
+        assert ("Page " in page) == (target == 1000)
     assert counts[1] == counts[100] == counts[1000], counts

@@ -84,6 +84,7 @@ ROUTES: dict[str, tuple[frozenset[str], str]] = {
     "posts.tag_suggestions": (frozenset({"GET"}), "verified"),
     "comments.thread": (frozenset({"GET"}), "public"),
     "comments.count": (frozenset({"GET"}), "public"),
+    "comments.permalink": (frozenset({"GET"}), "public"),
     "comments.create": (frozenset({"POST"}), "verified"),
     "comments.reply_form": (frozenset({"GET"}), "verified"),
     "comments.moderate": (frozenset({"POST"}), "author"),
