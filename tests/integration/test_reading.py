@@ -353,3 +353,14 @@ def test_the_home_fragment_with_a_cover_on_every_card_stays_small(client):
     # quarter of the page (test_pages); with a cover on every card, under 40 % and 10 kB.
     assert len(fragment.data) <= 10_000 and len(fragment.data) * 5 <= len(full.data) * 2, \
         (len(fragment.data), len(full.data))
+
+
+def test_search_results_show_the_cover_card(client):
+    from blog.services import fulltext
+
+    post = make_post(title="Searchable bicycles", cover_image=COVER, cover_processed=True)
+    fulltext.index(post)
+    db.session.commit()
+    for headers in ({}, HX):
+        hit = _article(client.get("/search?q=bicycles", headers=headers).text, post)
+        assert 'class="card-image"' in hit and 'loading="lazy"' in hit and 'alt="Searchable bicycles"' in hit
