@@ -197,6 +197,11 @@ def _register_template_helpers(app: Flask) -> None:
     app.add_template_global(media.avatar_url, "avatar_url")
     app.add_template_global(media.cover_urls, "cover_urls")
     app.add_template_global(can_manage, "can_manage")
+    from blog.services import reading
+
+    app.add_template_global(reading.card_image, "card_image")
+    app.add_template_global(reading.initials, "initials")
+    app.add_template_global(reading.social_links, "social_links")
     from blog.services import pages
 
     app.add_template_global(pages.nav_pages, "nav_pages")

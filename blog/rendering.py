@@ -55,6 +55,11 @@ def _post_areas(args: dict) -> tuple[str, ...]:
     return (pagecache.post_area(args["slug"]), pagecache.TAXONOMY)
 
 
+def _post_page_areas(args: dict) -> tuple[str, ...]:
+    # The page links to other posts (previous/next, related, more from the author); its thread fragments do not.
+    return (*_post_areas(args), pagecache.NEIGHBOURS)
+
+
 #: Endpoints whose anonymous GETs may be served from the page cache -> the areas they show.
 CACHEABLE: dict[str, Callable[[dict], tuple[str, ...]]] = {
     "main.index": _listing_areas,
@@ -67,7 +72,7 @@ CACHEABLE: dict[str, Callable[[dict], tuple[str, ...]]] = {
     "main.category_feed": _listing_areas,
     "main.tag_feed": _listing_areas,
     "users.profile": _listing_areas,
-    "posts.detail": _post_areas,
+    "posts.detail": _post_page_areas,
     "comments.thread": _post_areas,
     "comments.count": _post_areas,
 }

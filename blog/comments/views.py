@@ -20,6 +20,7 @@ from blog.rendering import render
 from blog.rendering import wants_fragment
 from blog.services import comments
 from blog.services import posts
+from blog.services import reading
 from blog.services.errors import Invalid
 from blog.services.errors import NotFound
 
@@ -153,7 +154,7 @@ def _form_errors(post, form: CommentForm) -> Response:
     cpage = comments.requested_page(post, current_user, reply_to=reply_to)
     return render(TEMPLATE, status=422, post=post, thread=comments.thread(post, current_user, cpage),
                   form=new_form() if reply_to else form, reply_to=reply_to, reply_form=form if reply_to else None,
-                  delete_form=ConfirmForm())
+                  delete_form=ConfirmForm(), around=reading.Around(post))
 
 
 @bp.post("/comments/<int:comment_id>/<action>")

@@ -28,6 +28,7 @@ from blog.services import fulltext
 from blog.services import health
 from blog.services import media
 from blog.services import posts
+from blog.services import reading
 from blog.services import seo
 from blog.services import sitemap as sitemap_service
 from blog.services import taxonomy
@@ -89,7 +90,7 @@ def _listing(page: Pagination, heading: str, endpoint: str, oob: tuple[str, ...]
     context.setdefault("alternates", None)
     context.setdefault("subscribe_scope", None)
     return render("main/index.html", block="post_list", page=page, heading=heading, endpoint=endpoint,
-                  sidebar=sidebar or Sidebar(), oob=oob, **context)
+                  sidebar=sidebar or Sidebar(), oob=oob, cards=reading.cards(page.items), **context)
 
 
 @bp.get("/")

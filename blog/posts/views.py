@@ -23,6 +23,7 @@ from blog.rendering import render_fragment
 from blog.services import comments
 from blog.services import content
 from blog.services import posts
+from blog.services import reading
 from blog.services import taxonomy
 from blog.services.errors import Invalid
 from blog.services.errors import NotFound
@@ -44,6 +45,7 @@ def detail(slug: str) -> Response:
     # and a guest's page must set no cookie (so every guest can get the same cached page).
     signed_in = current_user.is_authenticated
     response = render("posts/detail.html", block="comments", post=post, thread=comments.thread(post, current_user, cpage),
+                      around=reading.Around(post),
                       delete_form=ConfirmForm() if signed_in else None, form=new_form() if signed_in else None,
                       reply_to=reply_to, reply_form=new_form(reply_to) if reply_to and signed_in else None)
     if not htmx:  # a page read, not a fragment refresh (also when the page cache answers it)

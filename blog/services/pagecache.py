@@ -11,7 +11,9 @@ Areas:
 - ``site``: everything (people's names and accounts appear on every page);
 - ``listings``: lists of posts, search, feeds, the sitemap and the sidebar widgets;
 - ``taxonomy``: category and tag names, shown on post pages too;
-- ``post:<slug>``: one post's page and its comment thread.
+- ``post:<slug>``: one post's page and its comment thread;
+- ``neighbours``: which published posts there are, their titles and order: the previous/next,
+  related and "more from" links on every post page (not bumped by comments, unlike ``listings``).
 
 The bumps come from SQLAlchemy session events, so every writer (views, API, admin, CLI, the
 worker) invalidates without having to remember to: a flush that inserts, changes or deletes a
@@ -49,6 +51,9 @@ _MEMO = "blog.pagecache.generations"
 SITE = "site"
 LISTINGS = "listings"
 TAXONOMY = "taxonomy"
+NEIGHBOURS = "neighbours"
+#: A published post's columns that other posts' pages show (links to it, their order, related by tags).
+_LINKED = ("title", "slug", "status", "published_at", "kind", "author_id", "tags")
 
 
 def post_area(slug: str) -> str:
@@ -262,6 +267,9 @@ def _areas_for_flush(session: Session) -> set[str]:
             statuses = _history_values(state, "status")
             if statuses & {"published", "archived"} or obj in session.deleted:
                 areas.add(LISTINGS)
+            if "published" in statuses and (obj in session.new or obj in session.deleted or any(
+                    state.attrs[name].history.has_changes() for name in _LINKED)):
+                areas.add(NEIGHBOURS)
         elif isinstance(obj, Comment):
             # Only approved comments show; a new one waiting in the queue changes no public page.
             if obj in session.deleted or "approved" in _history_values(inspect(obj), "status"):
@@ -274,12 +282,13 @@ def _areas_for_flush(session: Session) -> set[str]:
             areas.update((LISTINGS, TAXONOMY))
         elif isinstance(obj, User):
             state = inspect(obj)
-            # A new account shows nowhere yet; logins and passwords nowhere at all; names, bios,
-            # deactivation and deletion on every page with that person's posts or comments.
+            # A new account shows nowhere yet; logins and passwords nowhere at all; names, bios, links,
+            # avatars, deactivation and deletion on every page with that person's posts or comments.
             if obj in session.new:
                 continue
             if obj in session.deleted or any(
-                    state.attrs[name].history.has_changes() for name in ("username", "is_active", "bio")
+                    state.attrs[name].history.has_changes()
+                    for name in ("username", "is_active", "bio", "social_links", "avatar", "avatar_processed")
                     if name in state.attrs):
                 areas.add(SITE)
     if post_ids:

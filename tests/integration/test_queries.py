@@ -28,12 +28,19 @@ def _measure(client, count_queries) -> dict[str, int]:
     home = client.get("/").text  # category and tag links that surely list posts
     category = re.search(r'href="(/category/[^"]+)"', home).group(1)
     tag = re.search(r'href="(/tag/[^"]+)"', home).group(1)
+    # A post from the middle of the list: it has a previous and a next post, related ones and more by its author.
+    middle = re.findall(r'href="(/blog/[^"]+)"', client.get("/?page=3").text)[0]
+    page = client.get(middle).text
+    assert 'rel="prev"' in page and 'rel="next"' in page and 'id="related-title"' in page, middle
+    assert 'class="more-from"' in page
     return {
         "home": _count(client, count_queries, "/"),
         "home, warm cache": _count(client, count_queries, "/", warm=True),
         "fragment": _count(client, count_queries, "/", headers=HX),
         "page 3": _count(client, count_queries, "/?page=3"),
         "post": _count(client, count_queries, post),
+        "post in the middle": _count(client, count_queries, middle),
+        "post, warm cache": _count(client, count_queries, middle, warm=True),
         "category": _count(client, count_queries, category),
         "tag": _count(client, count_queries, tag),
         "profile": _count(client, count_queries, "/user/admin"),
@@ -53,13 +60,16 @@ def test_home_and_post_pages_query_count_does_not_grow_with_data(app, client, co
     wipe_content()
     demo.seed(posts=10_000, comments=3_000, users=50)
     large = _measure(client, count_queries)
-    assert large == small
+    assert large == small, (small, large)
     assert _count(client, count_queries, "/?page=900") == small["page 3"]
-    # count + page + tags for a list; the sidebar adds its widgets only when the cache is cold.
-    assert small["fragment"] == 3 and small["home, warm cache"] == 3
-    # The post page: the post, its tags, the thread, the views UPDATE and today's views-per-day upsert.
+    # count + page + tags + the cards' excerpts and comment counts for a list; the sidebar adds its
+    # widgets only when the cache is cold.
+    assert small["fragment"] == 4 and small["home, warm cache"] == 4
+    # The post page: the post, its tags, the thread, the neighbours (previous, next, more from the author:
+    # one UNION ALL), the related posts, the views UPDATE and today's views-per-day upsert.
     # (+1 on a cold cache: the header's links to pages, services.pages.nav_pages, memoised.)
-    assert small["home"] <= 11 and small["post"] <= 6, small
+    assert small["home"] <= 12 and small["post"] <= 7 and small["post in the middle"] <= 7, small
+    assert small["post, warm cache"] <= 6, small
 
 
 def test_post_page_queries_stay_constant_with_1_100_and_1000_comments(app, client, count_queries):
