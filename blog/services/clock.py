@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfoNotFoundError
 from zoneinfo import available_timezones
 
 from flask import current_app
-from flask import g
 from flask import has_request_context
+from flask import request
 
 from blog.services.errors import Invalid
 
@@ -84,11 +84,13 @@ def viewer_zone() -> ZoneInfo:
     """The zone of whoever this request renders for (the site's outside a request, e.g. mail)."""
     if not has_request_context():
         return site_zone()
-    if "viewer_zone" not in g:
+    # Kept per request (not on ``g``, which outlives a request when an app context is reused).
+    cached = request.environ.get("blog.viewer_zone")
+    if cached is None:
         from flask_login import current_user
 
-        g.viewer_zone = zone_for(current_user)
-    return g.viewer_zone
+        cached = request.environ["blog.viewer_zone"] = zone_for(current_user)
+    return cached
 
 
 def to_local(value: datetime, zone: ZoneInfo) -> datetime:
