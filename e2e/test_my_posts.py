@@ -24,7 +24,7 @@ def test_save_a_draft_and_find_it_under_my_posts(open_page, audit, js: bool) -> 
     expect(page.get_by_role("status").filter(has_text="Draft saved.").first).to_be_visible()
     tabs = page.get_by_role("navigation", name="Post status")
     expect(tabs.get_by_role("link", name="Drafts")).to_have_attribute("aria-current", "page")
-    expect(page.get_by_role("link", name=title)).to_be_visible()
+    expect(page.get_by_role("link", name=title, exact=True)).to_be_visible()
     audit(page, "my posts, drafts")
 
     loads: list[str] = []
@@ -32,18 +32,18 @@ def test_save_a_draft_and_find_it_under_my_posts(open_page, audit, js: bool) -> 
     search = page.get_by_label("Title contains")
     search.fill("to find again")
     if not js:
-        page.get_by_role("button", name="Search").click()
+        page.get_by_role("button", name="Search my posts").click()
     expect(page.get_by_text("with “to find again” in the title")).to_be_visible()
-    expect(page.get_by_role("link", name=title)).to_be_visible()
+    expect(page.get_by_role("link", name=title, exact=True)).to_be_visible()
     tabs.get_by_role("link", name="Published").click()
     expect(tabs.get_by_role("link", name="Published")).to_have_attribute("aria-current", "page")
-    expect(page.get_by_role("link", name=title)).to_have_count(0)
+    expect(page.get_by_role("link", name=title, exact=True)).to_have_count(0)
     if js:
         assert loads == [], "tabs and search should update the list in place"
         expect(page).to_have_url(re.compile(r"/my/posts\?(?=.*status=published)(?=.*q=to\+find\+again)"))
     audit(page, "my posts, published, searched")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="My posts").click()
-    expect(page.get_by_role("link", name=title)).to_be_visible()
+    expect(page.get_by_role("link", name=title, exact=True)).to_be_visible()
     page.get_by_role("link", name=f"Edit “{title}”").click()
     expect(page.get_by_role("heading", name="Edit post")).to_be_visible()
