@@ -72,8 +72,10 @@ class Config:
     SITE_NAME = os.environ.get("SITE_NAME") or "Inkwell"
     SITE_DESCRIPTION = os.environ.get("SITE_DESCRIPTION") or "Notes on building fast, humane software for the web."
     SITE_URL = (os.environ.get("SITE_URL") or "http://127.0.0.1:5000").rstrip("/")
-    #: The site's time zone (IANA name): the weekly digest goes out Mondays at 08:00 there.
-    SITE_TIMEZONE = os.environ.get("SITE_TIMEZONE") or "UTC"
+    #: The site's time zone (IANA name): times are shown in it to guests (and to users who chose no
+    #: zone of their own), and the weekly digest goes out Mondays at 08:00 there. ``SITE_TIMEZONE``,
+    #: its former name, is still read when ``TIMEZONE`` is unset.
+    TIMEZONE = (os.environ.get("TIMEZONE") or os.environ.get("SITE_TIMEZONE") or "UTC").strip()
     #: An absolute URL or a path of the default Open Graph image; empty: one is drawn from SITE_NAME.
     SITE_IMAGE = os.environ.get("SITE_IMAGE") or ""
     COMMENTS_REQUIRE_APPROVAL = _env_bool("COMMENTS_REQUIRE_APPROVAL", True)
@@ -128,7 +130,11 @@ class Config:
 
     @classmethod
     def validate(cls) -> None:
-        """Refuse settings that would be unsafe; the base class accepts everything."""
+        """Refuse settings that cannot work: an unknown TIMEZONE would put wrong times on every page."""
+        from zoneinfo import available_timezones
+
+        if cls.TIMEZONE not in available_timezones():
+            raise RuntimeError(f"TIMEZONE={cls.TIMEZONE!r} is not an IANA time zone name (e.g. UTC, Europe/Berlin).")
 
 
 class DevelopmentConfig(Config):
@@ -165,6 +171,7 @@ class ProductionConfig(Config):
     @classmethod
     def validate(cls) -> None:
         """A production app without its own secret key must not start."""
+        super().validate()
         if not os.environ.get("SECRET_KEY"):
             raise RuntimeError("SECRET_KEY must be set in the environment when BLOG_ENV=production.")
 

@@ -70,6 +70,7 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     from blog import models  # noqa: F401  (register the tables with the metadata)
     from blog.services import mail  # noqa: F401  (its session listeners queue mail once its transaction commits)
     from blog.main import bp as main_bp
+    from blog.my import bp as my_bp
     from blog.admin import bp as admin_bp
     from blog.api import bp as api_bp
     from blog.auth import bp as auth_bp
@@ -86,6 +87,7 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(posts_bp, url_prefix="/blog")
     app.register_blueprint(users_bp, url_prefix="/user")
+    app.register_blueprint(my_bp, url_prefix="/my")
     app.register_blueprint(subscriptions_bp)
     from blog.pages import bp as pages_bp
 
@@ -235,3 +237,36 @@ def _register_template_helpers(app: Flask) -> None:
     @app.template_filter("date")
     def _date(value, fmt: str = "%d %b %Y") -> str:
         return value.strftime(fmt) if value else ""
+
+    from markupsafe import Markup
+    from markupsafe import escape
+
+    from blog.services import clock
+
+    @app.template_filter("local")
+    def _local(value, fmt: str = clock.DEFAULT_FORMAT, zone=None) -> Markup:
+        """``<time datetime="…Z">2 Dec 2026, 09:00 CET</time>``: a stored UTC time in the viewer's zone
+        (guests: the site's), the zone named; a date-only format keeps the full time in ``title``."""
+        if value is None:
+            return Markup("")
+        text = clock.format_local(value, fmt, zone)
+        full = clock.format_local(value, clock.DEFAULT_FORMAT, zone)
+        title = "" if full == text else f' title="{escape(full)}"'
+        return Markup(f'<time datetime="{clock.iso_utc(value)}"{title}>{escape(text)}</time>')
+
+    @app.template_filter("local_text")
+    def _local_text(value, fmt: str = clock.DEFAULT_FORMAT, zone=None) -> str:
+        """The same local time as plain text (for headings, attributes, mail)."""
+        return clock.format_local(value, fmt, zone)
+
+    app.add_template_global(clock.zone_for, "zone_for")
+    app.add_template_global(clock.zone_names, "zone_names")
+    app.add_template_global(utcnow, "now_utc")
+
+    @app.template_global("site_zone_name")
+    def _site_zone_name() -> str:
+        return clock.zone_name(clock.site_zone())
+
+    @app.template_global("viewer_zone_name")
+    def _viewer_zone_name() -> str:
+        return clock.zone_name(clock.viewer_zone())

@@ -168,7 +168,7 @@ def send_post_announcements() -> int:
 @huey.periodic_task(crontab(minute="*/15"))
 @in_app_context
 def send_weekly_digest() -> int:
-    """Every 15 minutes: on Monday from 08:00 site time (SITE_TIMEZONE), send the week's digest once.
+    """Every 15 minutes: on Monday from 08:00 site time (TIMEZONE), send the week's digest once.
 
     Huey's crontab runs on UTC, so the site's Monday morning is checked here; a run a dead worker
     left unfinished is resumed on the next tick (the addresses already mailed are skipped).

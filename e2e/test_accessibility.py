@@ -45,7 +45,7 @@ def pages_for(page: Page, role: str | None, js: bool) -> list[tuple[str, str]]:
     if role is None:
         paths += [("login", "/auth/login"), ("register", "/auth/register"), ("reset request", "/auth/reset")]
     else:
-        paths += [("profile", "/auth/profile")]
+        paths += [("profile", "/auth/profile"), ("my posts", "/my/posts"), ("my scheduled posts", "/my/posts?status=scheduled")]
     if role in ("author", "moderator", "admin"):
         paths += [("moderation queue", "/admin/comments")]
     if role == "author":

@@ -21,6 +21,7 @@ from blog.rendering import render
 from blog.rendering import wants_fragment
 from blog.services import accounts
 from blog.services import activity
+from blog.services import clock
 from blog.services import review
 from blog.services import taxonomy
 from blog.services.errors import Invalid
@@ -102,7 +103,7 @@ def _row_answer(post, message: str | None, status: int = 200) -> Response:
 
 def _done_message(action: str, post) -> str:
     if action == "publish" and post.status == "scheduled":
-        return f"Approved “{post.title}”: it goes live on {post.published_at:%d %b %Y, %H:%M} UTC."
+        return f"Approved “{post.title}”: it goes live on {clock.format_local(post.published_at)}."
     return {"publish": "Published “{}”.", "send_back": "Sent “{}” back to its writer.",
             "archive": "Archived “{}”.", "delete": "Deleted “{}”."}[action].format(post.title)
 

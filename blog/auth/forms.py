@@ -59,6 +59,9 @@ class ProfileForm(FlaskForm):
     bluesky = URLField("Bluesky", validators=[Optional(), Length(max=300)])
     linkedin = URLField("LinkedIn", validators=[Optional(), Length(max=300)])
     avatar = FileField("Avatar", description="JPEG, PNG, GIF or WebP, up to 2 MB; cropped to a square.")
+    timezone = StringField("Time zone", validators=[Optional(), Length(max=64)],
+                           description="An IANA name such as Europe/Berlin or America/New_York: times are shown "
+                                       "and typed in it. Empty: the site's zone.")
     notify_comments = BooleanField("Mail me about comments on my posts and replies to my comments")
 
 

@@ -227,6 +227,7 @@ def _profile_form() -> ProfileForm:
     if request.method == "GET":
         form.bio.data = current_user.bio
         form.notify_comments.data = current_user.notify_comments
+        form.timezone.data = current_user.timezone or ""
         for name in SOCIAL_LINKS:
             getattr(form, name).data = current_user.social_links.get(name, "")
     return form
@@ -235,15 +236,16 @@ def _profile_form() -> ProfileForm:
 @bp.route("/profile", methods=["GET", "POST"])
 @login_required
 def profile() -> Response:
-    """Edit bio, links, avatar and whether comments are mailed."""
+    """Edit bio, links, avatar, time zone and whether comments are mailed."""
     form = _profile_form()
     if form.validate_on_submit():
         links = {name: getattr(form, name).data for name in SOCIAL_LINKS}
         try:
-            accounts.validate_profile(form.bio.data, links)  # all fields checked before anything is saved
+            # all fields checked before anything is saved
+            accounts.validate_profile(form.bio.data, links, form.timezone.data)
             if form.avatar.data:
                 media.save_avatar(current_user, form.avatar.data)
-            accounts.update_profile(current_user, bio=form.bio.data, links=links)
+            accounts.update_profile(current_user, bio=form.bio.data, links=links, timezone=form.timezone.data)
             accounts.set_notifications(current_user, form.notify_comments.data)
         except Invalid as error:
             apply_errors(form, error.fields or {"bio": [error.message]})

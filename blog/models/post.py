@@ -50,6 +50,8 @@ class Post(db.Model):
         Index("ix_posts_status_kind_views", "status", "kind", "views"),
         # /admin/posts: each status tab by its latest change (the review queue by its oldest).
         Index("ix_posts_status_updated_at", "status", "updated_at"),
+        # /my/posts: a writer's own posts per status tab, by their latest change.
+        Index("ix_posts_author_status_updated", "author_id", "status", "updated_at"),
         # The header navigation: public pages with a menu position, in that order.
         Index("ix_posts_kind_nav_order", "kind", "nav_order"),
     )

@@ -53,6 +53,8 @@ class User(UserMixin, db.Model):
     #: Part of every session id and remember-me cookie: raising it (services.accounts.end_sessions)
     #: ends all of this user's sessions at once, on every device.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: The IANA zone this user reads and enters times in (services.clock); None: the site's (TIMEZONE).
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
     posts: Mapped[list[Post]] = relationship(back_populates="author", passive_deletes=True)
 

@@ -12,6 +12,8 @@ from wtforms import TextAreaField
 from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 
+from blog.services import clock
+from blog.services.errors import Invalid
 from blog.services.posts import MAX_BODY
 from blog.services.posts import MAX_SUMMARY
 from blog.services.posts import MAX_TITLE
@@ -36,7 +38,7 @@ class PostForm(FlaskForm):
     category_id = SelectField("Category", coerce=lambda v: int(v) if v not in (None, "", "None") else None,
                               validators=[Optional()])
     status = SelectField("Status")
-    publish_at = DateTimeLocalField("Publish at (UTC)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+    publish_at = DateTimeLocalField("Publish at", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
                                     validators=[Optional()], render_kw={"step": 1})
     slug = StringField("Address", description="The last part of the post's URL. Changing it keeps the old one "
                                               "working as a redirect.")
@@ -54,10 +56,28 @@ class PostForm(FlaskForm):
         self.category_id.choices = [(None, "No category")] + categories
         self.status.choices = [(status, STATUS_LABELS[status]) for status in statuses]
 
-    def to_input(self) -> PostInput:
-        """The submitted values, for services.posts.save."""
+    def set_zone(self, zone_name: str) -> None:
+        """Name the writer's zone on the publish time, which is typed in it."""
+        self.publish_at.label.text = f"Publish at ({zone_name} time)"
+        self.publish_at.description = (f"In your time zone, {zone_name} (set it on your profile); "
+                                       "stored as an exact instant, so daylight saving is taken care of.")
+
+    def to_input(self, zone=None) -> PostInput:
+        """The submitted values, for services.posts.save; the publish time from ``zone``'s wall clock to UTC.
+
+        Raises:
+            Invalid: a scheduled time that does not exist in ``zone`` (skipped by a daylight-saving change).
+        """
+        publish_at = self.publish_at.data
+        if publish_at is not None and zone is not None:
+            try:
+                publish_at = clock.to_utc(publish_at, zone)
+            except Invalid:
+                if self.status.data == "scheduled":
+                    raise
+                publish_at = None  # not used unless scheduled: no reason to refuse the save
         return PostInput(title=self.title.data or "", body=self.body.data or "", summary=self.summary.data or "",
                          tags=self.tags.data or "", category_id=self.category_id.data,
-                         status=self.status.data or "draft", publish_at=self.publish_at.data,
+                         status=self.status.data or "draft", publish_at=publish_at,
                          slug=(self.slug.data or "").strip(), comments_enabled=bool(self.comments_enabled.data),
                          kind=self.kind.data or "post", nav_order=self.nav_order.data)

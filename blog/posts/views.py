@@ -20,6 +20,7 @@ from blog.rendering import count_view_when_cached
 from blog.rendering import redirect_to
 from blog.rendering import render
 from blog.rendering import render_fragment
+from blog.services import clock
 from blog.services import comments
 from blog.services import content
 from blog.services import posts
@@ -73,8 +74,10 @@ def _editor(form: PostForm, post=None, status: int = 200) -> Response:
 
 
 def _save(form: PostForm, post=None) -> Response:
-    """Shared by create and edit: preview without saving, or save and go to the post."""
+    """Shared by create and edit: preview without saving, or save and go to the post (a draft: to the drafts)."""
+    zone = clock.zone_for(current_user)
     form.set_choices(taxonomy.category_choices(), _statuses())
+    form.set_zone(clock.zone_name(zone))
     if not form.is_submitted():
         return _editor(form, post)
     if request.form.get("action") == "preview":  # the no-JS preview button: show, keep, save nothing
@@ -82,16 +85,18 @@ def _save(form: PostForm, post=None) -> Response:
     if not form.validate():
         return _editor(form, post, status=422)
     try:
-        saved = posts.save(form.to_input(), by=current_user, post=post, cover=form.cover.data or None,
+        saved = posts.save(form.to_input(zone), by=current_user, post=post, cover=form.cover.data or None,
                            remove_cover=bool(form.remove_cover.data))
     except Invalid as error:
         apply_errors(form, error.fields or {"title": [error.message]})
         return _editor(form, post, status=422)
     if saved.status == "scheduled":
-        flash(f"Scheduled for {saved.published_at:%d %b %Y, %H:%M} UTC.")
+        flash(f"Scheduled for {clock.format_local(saved.published_at, zone=zone)}.")
     else:
         flash({"draft": "Draft saved.", "pending": "Submitted: a moderator will review it.",
                "published": "Published.", "archived": "Archived."}[saved.status])
+    if saved.status == "draft":  # a draft is on no public list: the writer finds it among their drafts
+        return redirect_to(url_for("my.posts", status="draft"))
     if saved.kind == "page":
         return redirect_to(url_for("pages.page", slug=saved.slug))
     return redirect_to(url_for("posts.detail", slug=saved.slug))
@@ -115,7 +120,9 @@ def edit(slug: str) -> Response:
     form = PostForm(obj=post if request.method == "GET" else None)
     if request.method == "GET":
         form.tags.data = ", ".join(tag.name for tag in post.tags)
-        form.publish_at.data = post.published_at if post.status == "scheduled" else None
+        # Shown back in the writer's zone, as they typed it.
+        form.publish_at.data = (clock.to_local(post.published_at, clock.zone_for(current_user)).replace(tzinfo=None)
+                                if post.status == "scheduled" and post.published_at else None)
     return _save(form, post)
 
 

@@ -380,9 +380,15 @@ def clean_link(url: str) -> str | None:
     return url
 
 
-def validate_profile(bio: str, links: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """The cleaned bio and links. Raises Invalid with per-field messages."""
+def validate_profile(bio: str, links: dict[str, str], timezone: str | None = None) -> tuple[str, dict[str, str]]:
+    """The cleaned bio and links (and a check of the time zone's name). Raises Invalid with per-field messages."""
+    from blog.services import clock
+
     errors: dict[str, list[str]] = {}
+    try:
+        clock.clean_zone(timezone)
+    except Invalid as error:
+        errors.update(error.fields)
     bio = (bio or "").strip()
     if len(bio) > MAX_BIO:
         errors["bio"] = [f"Keep it under {MAX_BIO} characters."]
@@ -398,9 +404,12 @@ def validate_profile(bio: str, links: dict[str, str]) -> tuple[str, dict[str, st
     return bio, cleaned
 
 
-def update_profile(user: User, *, bio: str, links: dict[str, str]) -> User:
-    """Save a user's bio and social links. Raises Invalid with per-field messages."""
-    user.bio, user.social_links = validate_profile(bio, links)
+def update_profile(user: User, *, bio: str, links: dict[str, str], timezone: str | None = None) -> User:
+    """Save a user's bio, social links and time zone (empty: the site's). Raises Invalid with per-field messages."""
+    from blog.services import clock
+
+    user.bio, user.social_links = validate_profile(bio, links, timezone)
+    user.timezone = clock.clean_zone(timezone)
     db.session.commit()
     return user
 

@@ -34,6 +34,7 @@ from blog.models import PostAnnouncement
 from blog.models import Subscriber
 from blog.models import SubscriptionDelivery
 from blog.models import utcnow
+from blog.services import clock
 from blog.services import mail
 from blog.services import subscriptions
 
@@ -60,8 +61,8 @@ class Report:
 
 
 def site_zone() -> ZoneInfo:
-    """The site's time zone (SITE_TIMEZONE, an IANA name)."""
-    return ZoneInfo(current_app.config["SITE_TIMEZONE"])
+    """The site's time zone (TIMEZONE, an IANA name): see services.clock."""
+    return clock.site_zone()
 
 
 def week_key(now: datetime | None = None) -> str:

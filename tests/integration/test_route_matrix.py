@@ -102,6 +102,7 @@ ROUTES: dict[str, tuple[frozenset[str], str]] = {
     "auth.end_sessions": (frozenset({"POST"}), "login"),
     "auth.revoke_token": (frozenset({"POST"}), "login"),
     "auth.unsubscribe": (frozenset({"GET", "POST"}), "public"),
+    "my.posts": (frozenset({"GET"}), "verified"),
     "admin.dashboard": (frozenset({"GET"}), "moderator"),  # moderators see its moderation parts
     "admin.posts": (frozenset({"GET"}), "moderator"),
     "admin.post_action": (frozenset({"POST"}), "moderator"),

@@ -226,7 +226,7 @@ def test_one_digest_per_address_whatever_it_follows_and_a_run_taken_over_skips_d
 def test_digest_is_due_monday_from_eight_in_the_site_time_zone(app):
     from datetime import datetime
 
-    app.config["SITE_TIMEZONE"] = "Europe/Berlin"
+    app.config["TIMEZONE"] = "Europe/Berlin"
     # Monday 2026-11-30 07:30 UTC is 08:30 in Berlin (UTC+1): due; 06:30 UTC is 07:30 there: not yet.
     assert digest.digest_due(datetime(2026, 11, 30, 7, 30))
     assert not digest.digest_due(datetime(2026, 11, 30, 6, 30))
