@@ -684,6 +684,37 @@ def save_image(user: User, upload: FileStorage | None, alt: str | None):
     return row
 
 
+def record_imported_image(name: str, owner_id: int):
+    """Give an imported image (stored by :func:`store_imported_image`) its ``Media`` row, in the caller's
+    transaction: it then renders with its size and ``srcset`` and is listed in ``owner_id``'s /my/media.
+
+    After the commit, :func:`queue_media` makes its variants. An image that has a row keeps it.
+    """
+    from blog.models import Media
+
+    existing = db.session.scalar(select(Media).where(Media.key == name))
+    if existing is not None:
+        return existing
+    _media_name(name)
+    data = (_folder(_MEDIA) / name).read_bytes()
+    width, height = _upright_size(data)
+    row = Media(owner_id=owner_id, key=name, original_name=name, width=width, height=height, bytes=len(data),
+                alt="", processed=False)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def queue_media(media_id: int, key: str) -> None:
+    """Ask the worker for image ``key``'s variants; when the queue is down the periodic job does it."""
+    from blog import tasks
+
+    try:
+        tasks.process_media(media_id, key)
+    except Exception:
+        log.warning("could not queue image %s; the periodic job will process it", key, exc_info=True)
+
+
 def image_markdown(row) -> str:
     """The Markdown that shows image ``row`` in a post body."""
     return f"![{clean_alt(row.alt)}]({imported_image_url(row.key)})"
