@@ -393,3 +393,16 @@ def test_cover_alt_text_is_saved_and_shown_on_the_post_page_and_in_open_graph(cl
     assert 'alt="A lighthouse at dusk"' in html
     assert '<meta property="og:image:alt" content="A lighthouse at dusk">' in html
     assert 'value="A lighthouse at dusk"' in client.get(f"/blog/{post.slug}/edit").text
+
+
+def test_a_deleted_writers_images_go_to_whoever_takes_their_posts(app):
+    from blog.services import users
+
+    admin, writer, heir = make_user(role="admin"), make_user(), make_user()
+    row = media.save_image(writer, upload(image_bytes()), "Inherited")
+    users.delete(writer, by=admin, posts="reassign", reassign_to=heir)
+    assert db.session.get(Media, row.id).owner_id == heir.id
+    other = make_user()
+    kept = media.save_image(other, upload(image_bytes()), "To the admin")
+    users.delete(other, by=admin, posts="delete")
+    assert db.session.get(Media, kept.id).owner_id == admin.id
