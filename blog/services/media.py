@@ -598,8 +598,8 @@ def _catch_up(pending, process, what: str) -> int:
 
 #: Widths of an image's WebP variants; an image narrower than one gets a variant at its own width instead.
 MEDIA_WIDTHS = (1600, 800, 400)
-#: ``sizes`` of an image in a post body: the reading column is at most ~42rem (about 700 CSS pixels).
-MEDIA_SIZES = "(max-width: 45rem) 100vw, 42rem"
+#: ``sizes`` of an image in a post body: the reading column (--measure, 44rem), as for covers.
+MEDIA_SIZES = "(min-width: 44rem) 44rem, 100vw"
 MAX_ALT = 300
 _POST_IMAGES = _Kind("media", "MEDIA_MAX_BYTES", "image", "The image was not accepted.")
 #: The path of one of our images in a post body.
