@@ -66,6 +66,8 @@ class Config:
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
     AVATAR_MAX_BYTES = _env_int("AVATAR_MAX_BYTES", 2 * 1024 * 1024)
     COVER_MAX_BYTES = _env_int("COVER_MAX_BYTES", 8 * 1024 * 1024)
+    #: Images uploaded into post bodies (the editor's "Insert image", /my/media).
+    MEDIA_MAX_BYTES = _env_int("MEDIA_MAX_BYTES", 8 * 1024 * 1024)
     #: Larger images are refused before decoding (decompression bombs).
     IMAGE_MAX_PIXELS = _env_int("IMAGE_MAX_PIXELS", 40_000_000)
     POSTS_PER_PAGE = _env_int("POSTS_PER_PAGE", 10)

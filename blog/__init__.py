@@ -89,6 +89,9 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     app.register_blueprint(users_bp, url_prefix="/user")
     app.register_blueprint(my_bp, url_prefix="/my")
     app.register_blueprint(subscriptions_bp)
+    from blog.media import bp as media_bp
+
+    app.register_blueprint(media_bp, url_prefix="/my")  # /my/media (blog.my, another area, has /my/posts)
     from blog.pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)  # /<slug> and old addresses: only what no route above takes

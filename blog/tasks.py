@@ -154,6 +154,24 @@ def process_pending_avatars() -> int:
     return media.process_pending_avatars()
 
 
+@huey.task()
+@in_app_context
+def process_media(media_id: int, key: str) -> None:
+    """Make an image's WebP width variants (no EXIF) and re-render the posts that show it."""
+    from blog.services import media
+
+    media.process_media(media_id, key)
+
+
+@huey.periodic_task(crontab(minute="*"))
+@in_app_context
+def process_pending_media() -> int:
+    """Every minute: images uploaded while the queue was down (or whose task was lost) get their variants."""
+    from blog.services import media
+
+    return media.process_pending_media()
+
+
 # --- subscriptions: new-post mails and the weekly digest (blog/services/digest.py) ----------
 
 @huey.periodic_task(crontab(minute="*"))

@@ -59,7 +59,7 @@ SCHEMAS: dict[str, dict] = {
     "Post": {
         "type": "object",
         "required": ["id", "slug", "url", "title", "summary", "body", "html", "status", "tags", "category", "author",
-                     "cover_image", "reading_time", "views", "comment_count", "created_at", "updated_at",
+                     "cover_image", "cover_alt", "reading_time", "views", "comment_count", "created_at", "updated_at",
                      "published_at"],
         "additionalProperties": False,
         "properties": {
@@ -75,6 +75,8 @@ SCHEMAS: dict[str, dict] = {
             "category": _nullable("string", description="The category's slug."),
             "author": ref("Author"),
             "cover_image": _nullable("string", format="uri", description="The cover picture's URL."),
+            "cover_alt": {"type": "string", "maxLength": 300,
+                          "description": "The cover's alt text (empty: decorative); optional when writing."},
             "reading_time": {"type": "integer", "minimum": 1, "description": "Minutes."},
             "views": _COUNT,
             "comment_count": {**_COUNT, "description": "Approved comments."},
@@ -148,7 +150,8 @@ SCHEMAS: dict[str, dict] = {
             "refused with 422. Rules checked by the site, each a 422 with the field's name: title up to "
             "200 characters, not blank; body up to 100,000, not blank; summary up to 500; at most 10 tags of "
             "up to 50 characters with a letter or digit; status allowed for your role; published_at in the "
-            "future for a scheduled post; category an existing slug; slug lowercase letters, digits and dashes."),
+            "future for a scheduled post; category an existing slug; slug lowercase letters, digits and dashes; images in the body from other "
+            "sites are refused (upload them: the page's security policy blocks them)."),
         "required": ["title", "body"],
         "additionalProperties": False,
         "properties": {
@@ -164,6 +167,8 @@ SCHEMAS: dict[str, dict] = {
                 "For status scheduled: when to publish, ISO-8601 (no offset means UTC). Ignored otherwise.")),
             "slug": {"type": "string", "description": (
                 "The address; by default made from the title. 409 when another post has it.")},
+            "cover_alt": {"type": "string", "description": (
+                "The cover's alt text, up to 300 characters; absent keeps it as it is.")},
             # Any value: accepted and ignored (not readOnly, which would mean "must not be sent").
             **{name: {"description": "Read-only field of the post object: accepted and ignored."}
                for name in schemas.READ_ONLY},

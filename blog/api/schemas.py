@@ -34,7 +34,7 @@ from blog.services.errors import NotFound
 from blog.services.posts import PostInput
 
 #: Fields a client may set on a post.
-POST_FIELDS = ("title", "body", "summary", "tags", "category", "status", "published_at", "slug")
+POST_FIELDS = ("title", "body", "summary", "tags", "category", "status", "published_at", "slug", "cover_alt")
 #: Fields of the post object that are the server's to set: accepted and ignored, so that a post read
 #: with GET can be sent back with PUT. Any other name is refused (422): a typo is never silently lost.
 READ_ONLY = ("id", "url", "html", "author", "cover_image", "reading_time", "views", "comment_count",
@@ -130,7 +130,7 @@ def post_input(data: dict, base: PostInput) -> PostInput:
     """``base`` with the fields ``data`` sends. Raises Invalid for unknown fields and wrong types."""
     errors = unknown(data, POST_FIELDS + READ_ONLY)
     values = replace(base)
-    for name in ("title", "body", "summary", "status", "slug"):
+    for name in ("title", "body", "summary", "status", "slug", "cover_alt"):
         value = string(data, name, errors)
         if value is not None:
             setattr(values, name, value.strip() if name == "slug" else value)
@@ -243,6 +243,7 @@ def post_json(post: Post, comment_count: int) -> dict:
         "category": post.category.slug if post.category else None,
         "author": author_json(post.author),
         "cover_image": absolute(cover["src"]) if cover else None,
+        "cover_alt": post.cover_alt or "",
         "reading_time": post.reading_time,
         "views": post.views,
         "comment_count": comment_count,

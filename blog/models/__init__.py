@@ -4,6 +4,8 @@ from blog.models.activity import PostViewDay
 from blog.models.base import utcnow
 from blog.models.comment import Comment
 from blog.models.mail import MailMessage
+from blog.models.media import Media
+from blog.models.media import media_usage
 from blog.models.post import Post
 from blog.models.post import ImportedItem
 from blog.models.post import PostRedirect
@@ -18,5 +20,5 @@ from blog.models.subscription import SubscriptionDelivery
 from blog.models.token import ApiToken
 from blog.models.user import User
 
-__all__ = ["Activity", "ApiToken", "Category", "Comment", "DigestRun", "ImportedItem", "MailMessage", "Post", "PostAnnouncement",
-           "PostRedirect", "PostViewDay", "Redirect", "Subscriber", "SubscriptionDelivery", "Tag", "User", "post_tags", "utcnow"]
+__all__ = ["Activity", "ApiToken", "Category", "Comment", "DigestRun", "ImportedItem", "MailMessage", "Media", "Post", "PostAnnouncement",
+           "PostRedirect", "PostViewDay", "Redirect", "Subscriber", "SubscriptionDelivery", "Tag", "User", "media_usage", "post_tags", "utcnow"]

@@ -67,6 +67,8 @@ class Post(db.Model):
     cover_image: Mapped[str | None] = mapped_column(String(255))
     #: False while the worker has not yet made the cover's resized variants.
     cover_processed: Mapped[bool] = mapped_column(default=False)
+    #: The cover's alt text (post page, listings, og:image:alt); empty: the cover is decorative.
+    cover_alt: Mapped[str] = mapped_column(String(300), default="", server_default="")
     # Indexed by ix_posts_status_published_at, whose leading column it is.
     status: Mapped[str] = mapped_column(String(20), default="draft")
     reading_time: Mapped[int] = mapped_column(default=1)

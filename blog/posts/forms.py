@@ -49,7 +49,16 @@ class PostForm(FlaskForm):
                              description="Pages only: linked in the header navigation, lowest number first; "
                                          "leave empty to keep it out of the menu.")
     cover = FileField("Cover image", description="JPEG, PNG, GIF or WebP, up to 8 MB; a wide image works best.")
+    cover_alt = StringField("Cover description (alt text)", render_kw={"maxlength": 300},
+                            description="What the cover shows, for people who cannot see it; leave empty "
+                                        "if it is only decoration.")
     remove_cover = BooleanField("Remove the current cover")
+    # "Insert image" (services.media.save_image): with JS the script uploads it to /my/media and
+    # inserts the Markdown at the cursor; without, action=insert_image posts the whole editor.
+    image = FileField("Image to insert", description="JPEG, PNG, GIF or WebP, up to 8 MB. You can also paste "
+                                                     "or drop an image into the body.")
+    image_alt = StringField("Image description (alt text)", render_kw={"maxlength": 300},
+                            description="Required: what the image shows, for people who cannot see it.")
 
     def set_choices(self, categories: list[tuple[int, str]], statuses: tuple[str, ...]) -> None:
         """Fill the select fields (categories in tree order; the statuses this user may choose)."""
@@ -80,4 +89,5 @@ class PostForm(FlaskForm):
                          tags=self.tags.data or "", category_id=self.category_id.data,
                          status=self.status.data or "draft", publish_at=publish_at,
                          slug=(self.slug.data or "").strip(), comments_enabled=bool(self.comments_enabled.data),
-                         kind=self.kind.data or "post", nav_order=self.nav_order.data)
+                         kind=self.kind.data or "post", nav_order=self.nav_order.data,
+                         cover_alt=self.cover_alt.data or "")

@@ -23,6 +23,7 @@ from blog.rendering import render_fragment
 from blog.services import clock
 from blog.services import comments
 from blog.services import content
+from blog.services import media
 from blog.services import posts
 from blog.services import reading
 from blog.services import taxonomy
@@ -60,17 +61,35 @@ def _statuses() -> tuple[str, ...]:
 
 
 def _preview(body: str) -> tuple[str, str | None]:
-    """The preview HTML of ``body``, or "" and why it cannot be shown (too long or too complex)."""
+    """The preview HTML of ``body``, or "" and why it cannot be shown (too long or too complex,
+    or images from other sites, which the page's CSP blocks: they show as links, and saving refuses them)."""
     try:
-        return content.render_markdown(body), None
+        rendered = content.render_post(body)
     except content.TooComplex as error:
         return "", error.message
+    return rendered.html, rendered.remote_message
 
 
-def _editor(form: PostForm, post=None, status: int = 200) -> Response:
+def _editor(form: PostForm, post=None, status: int = 200, inserted=None) -> Response:
     preview, problem = _preview(form.body.data or "")
     return render("posts/editor.html", block="form", status=status, form=form, post=post,
-                  preview=preview, preview_problem=problem)
+                  preview=preview, preview_problem=problem, inserted=inserted)
+
+
+def _insert_image(form: PostForm, post=None) -> Response:
+    """The no-JS "Insert image": store the image, append its Markdown to the body, show the editor again.
+
+    Nothing is saved but the image; what was typed comes back as it was (plus the image).
+    """
+    try:
+        row = media.save_image(current_user, form.image.data or None, form.image_alt.data)
+    except Invalid as error:
+        apply_errors(form, error.fields or {"image": [error.message]})
+        return _editor(form, post, status=422)
+    body = (form.body.data or "").rstrip()
+    form.body.data = f"{body}\n\n{media.image_markdown(row)}\n" if body else f"{media.image_markdown(row)}\n"
+    form.image_alt.data = ""
+    return _editor(form, post, inserted=row)
 
 
 def _save(form: PostForm, post=None) -> Response:
@@ -82,6 +101,8 @@ def _save(form: PostForm, post=None) -> Response:
         return _editor(form, post)
     if request.form.get("action") == "preview":  # the no-JS preview button: show, keep, save nothing
         return _editor(form, post)
+    if request.form.get("action") == "insert_image":
+        return _insert_image(form, post)
     if not form.validate():
         return _editor(form, post, status=422)
     try:

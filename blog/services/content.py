@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import xml.etree.ElementTree as etree
@@ -141,14 +142,20 @@ def is_local_image(src: str) -> bool:
 
 
 class LocalImages(Filter):
-    """Keep images from this site; an image from elsewhere becomes a link to it, named by its alt text."""
+    """Keep images from this site; an image from elsewhere becomes a link to it, named by its alt text.
+
+    The refused addresses are noted (``render_post`` reports them: the editor refuses to save new ones).
+    """
 
     def __iter__(self):
+        refused = getattr(_local, "remote", None)
         for token in super().__iter__():
             if token["type"] in ("StartTag", "EmptyTag") and token["name"] == "img":
                 attrs = token["data"]
                 src = attrs.get((None, "src"), "")
                 if not is_local_image(src):
+                    if refused is not None:
+                        refused.append(src)
                     parts = urlsplit(src)
                     if parts.scheme in ("http", "https") and parts.netloc:
                         label = attrs.get((None, "alt")) or src
@@ -158,6 +165,50 @@ class LocalImages(Filter):
                         yield {"type": "EndTag", "name": "a", "namespace": token.get("namespace")}
                     continue
             yield token
+
+
+#: The address of one of our uploaded images (services.media: ``/uploads/media/<32 hex>.<ext>``).
+_MEDIA_SRC = re.compile(r"^/uploads/media/([0-9a-f]{32}\.(?:jpg|png|gif|webp))$")
+_MEDIA_KEYS = re.compile(r"/uploads/media/([0-9a-f]{32}\.(?:jpg|png|gif|webp))")
+
+
+class OwnImages(Filter):
+    """Our uploaded images get their size (no layout shift), ``loading="lazy"`` and a ``srcset`` of
+    their WebP variants, from the rows ``render_post`` looked up (in one query) before cleaning.
+
+    Runs after the sanitiser, so these attributes exist only on our own images.
+    """
+
+    def __iter__(self):
+        known = getattr(_local, "media", None) or {}
+        used = getattr(_local, "used", None)
+        for token in super().__iter__():
+            if token["type"] in ("StartTag", "EmptyTag") and token["name"] == "img":
+                attrs = token["data"]
+                match = _MEDIA_SRC.match(attrs.get((None, "src"), ""))
+                if match:
+                    info = known.get(match[1])
+                    if info is None:
+                        attrs[(None, "loading")] = "lazy"
+                    else:
+                        from blog.services import media
+
+                        media_id, width, height, processed = info
+                        if used is not None:
+                            used.add(media_id)
+                        for name, value in media.image_attributes(match[1], width, height, processed).items():
+                            attrs[(None, name)] = value
+            yield token
+
+
+def _media_rows(keys: set[str]) -> dict:
+    from flask import has_app_context
+
+    if not keys or not has_app_context():
+        return {}
+    from blog.services import media
+
+    return media.image_rows(keys)
 
 
 class _BareUrl(InlineProcessor):
@@ -188,7 +239,7 @@ _cleaner = bleach.sanitizer.Cleaner(
     protocols=ALLOWED_PROTOCOLS,
     strip=True,
     strip_comments=True,
-    filters=[LocalImages, ExternalLinks],
+    filters=[LocalImages, OwnImages, ExternalLinks],
 )
 _local = threading.local()
 
@@ -263,14 +314,55 @@ def _convert(kind: str, build, text: str) -> str:
         md.reset()
 
 
+REMOTE_IMAGES = ("Upload the image instead; images from other sites are blocked by the page's security "
+                 "policy: {addresses}")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A post body rendered: the HTML, the images from other sites it refused, the ids of our images it shows."""
+
+    html: str
+    remote_images: tuple[str, ...]
+    media_ids: tuple[int, ...]
+
+    @property
+    def remote_message(self) -> str | None:
+        """What to tell the writer about the refused images, or None."""
+        if not self.remote_images:
+            return None
+        return REMOTE_IMAGES.format(addresses=", ".join(dict.fromkeys(self.remote_images)))
+
+
+def render_post(text: str) -> Rendered:
+    """Render a post body like ``render_markdown``, and say which images it refused or showed.
+
+    Our images' sizes come from their ``media`` rows, read in one query for the whole body (none
+    when it shows no image of ours), so the HTML depends only on the body and those rows.
+
+    Raises:
+        TooComplex: as for ``render_markdown``.
+    """
+    raw = _convert("post", _post_markdown, text)
+    _local.media, _local.remote, _local.used = _media_rows(set(_MEDIA_KEYS.findall(raw))), [], set()
+    try:
+        html = _cleaner.clean(raw)
+        return Rendered(html, tuple(_local.remote), tuple(sorted(_local.used)))
+    finally:
+        _local.media = _local.remote = _local.used = None
+
+
 def render_markdown(text: str) -> str:
     """Render Markdown to sanitised HTML with highlighted code and safe links.
+
+    Our own uploaded images get their size, ``loading="lazy"`` and a ``srcset``; images from
+    other hosts become links (the CSP would block them).
 
     Raises:
         TooComplex: ``text`` is over MAX_MARKDOWN characters, or its rendering ran out of
             RENDER_BUDGET (a 422 with a message on the ``body`` field).
     """
-    return _cleaner.clean(_convert("post", _post_markdown, text))
+    return render_post(text).html
 
 
 _WORD = re.compile(r"\w+")

@@ -485,12 +485,13 @@ def cover_urls(post: Post) -> dict | None:
     def url(filename: str) -> str:
         return url_for("main.upload", filename=f"covers/{filename}")
 
+    alt = getattr(post, "cover_alt", None) or ""  # empty: decorative (alt="")
     if not post.cover_processed:
         original = url(post.cover_image)
-        return {"src": original, "srcset": "", "og": original, "card": original, "processed": False}
+        return {"src": original, "srcset": "", "og": original, "card": original, "processed": False, "alt": alt}
     large, small = url(f"{name}-1200.webp"), url(f"{name}-800.webp")
     return {"src": large, "srcset": f"{small} 800w, {large} 1200w", "og": url(f"{name}-og.jpg"),
-            "card": url(f"{name}-card.webp"), "processed": True}
+            "card": url(f"{name}-card.webp"), "processed": True, "alt": alt}
 
 
 # --- serving ------------------------------------------------------------------------------------
@@ -586,3 +587,298 @@ def _catch_up(pending, process, what: str) -> int:
         else:
             processed += 1
     return processed
+
+
+# --- images in post bodies (the editor's "Insert image", /my/media) ------------------------------
+#
+# Stored in UPLOAD_FOLDER/media/ like imported images, under the same kind of key
+# (``<32 hex>.<ext>``), with WebP width variants ``<32 hex>-<width>.webp``. A ``Media`` row
+# records the owner, the size (upright, as shown) and the alt text; ``media_usage`` which posts
+# show it (rewritten on every save of a post).
+
+#: Widths of an image's WebP variants; an image narrower than one gets a variant at its own width instead.
+MEDIA_WIDTHS = (1600, 800, 400)
+#: ``sizes`` of an image in a post body: the reading column (--measure, 44rem), as for covers.
+MEDIA_SIZES = "(min-width: 44rem) 44rem, 100vw"
+MAX_ALT = 300
+_POST_IMAGES = _Kind("media", "MEDIA_MAX_BYTES", "image", "The image was not accepted.")
+#: The path of one of our images in a post body.
+MEDIA_PATH = re.compile(r"/uploads/media/(?P<key>[0-9a-f]{32}\.(?:jpg|png|gif|webp))")
+_EXIF_ORIENTATION = 0x0112
+
+
+def media_widths(width: int) -> list[int]:
+    """The widths of the WebP variants of an image ``width`` pixels wide: never upscaled."""
+    return sorted({min(limit, width, _WEBP_MAX_SIDE) for limit in MEDIA_WIDTHS})
+
+
+def _media_name(key: str) -> str:
+    # Keys come from our database, but a path is built from them: never let one escape the folder.
+    if not _MEDIA_NAME.fullmatch(key or ""):
+        raise ValueError(f"not a media key: {key!r}")
+    return key.split(".")[0]
+
+
+def _upright_size(data: bytes) -> tuple[int, int]:
+    """The size the image is shown at: EXIF orientations 5-8 turn it a quarter (as the worker will)."""
+    with Image.open(BytesIO(data), formats=_OPENERS) as img:
+        width, height = img.size
+        try:
+            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+        except Exception:  # a broken EXIF block: the worker's exif_transpose ignores it too
+            orientation = 1
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def clean_alt(alt: str | None) -> str:
+    """The alt text as stored and written into Markdown: one line, no brackets that would end it."""
+    return " ".join((alt or "").replace("[", "(").replace("]", ")").split())
+
+
+def check_alt(alt: str | None, field: str = "image_alt") -> str:
+    """``alt`` cleaned, or Invalid (on ``field``) when it is missing or too long."""
+    text = clean_alt(alt)
+    if not text:
+        raise Invalid("The image needs a description.", fields={
+            field: ["Describe the image for people who cannot see it (alt text is required)."]})
+    if len(text) > MAX_ALT:
+        raise Invalid("The description is too long.", fields={field: [f"Keep the alt text under {MAX_ALT} characters."]})
+    return text
+
+
+def save_image(user: User, upload: FileStorage | None, alt: str | None):
+    """Store ``upload`` as a new image of ``user`` described by ``alt``; return its ``Media`` row.
+
+    Only the bytes decide (file name and content type are ignored). The worker then makes the
+    WebP variants and strips the EXIF (:func:`process_media`).
+
+    Raises:
+        Invalid: no alt text (``fields["image_alt"]``), or not a JPEG, PNG, GIF or WebP image,
+            too big, too many pixels, or damaged (``fields["image"]``). Nothing is written then.
+    """
+    from blog.models import Media
+
+    text = check_alt(alt)
+    if upload is None:
+        raise _refuse(_POST_IMAGES, "Choose an image file to upload.")
+    data, ext = _accepted(_POST_IMAGES, upload)
+    width, height = _upright_size(data)
+    key = f"{secrets.token_hex(16)}.{ext}"
+    path = _folder(_POST_IMAGES) / key
+    _write_atomically(path, lambda fh: fh.write(data))
+    row = Media(owner_id=user.id, key=key, original_name=(upload.filename or "")[-255:], width=width,
+                height=height, bytes=len(data), alt=text, processed=False)
+    try:
+        db.session.add(row)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        path.unlink(missing_ok=True)
+        raise
+    from blog import tasks  # late: blog.tasks builds the queue from the configuration on import
+
+    try:
+        tasks.process_media(row.id, key)
+    except Exception:  # committed: ``processed`` is False, so the periodic job makes the variants
+        log.warning("could not queue image %s; the periodic job will process it", key, exc_info=True)
+    return row
+
+
+def record_imported_image(name: str, owner_id: int):
+    """Give an imported image (stored by :func:`store_imported_image`) its ``Media`` row, in the caller's
+    transaction: it then renders with its size and ``srcset`` and is listed in ``owner_id``'s /my/media.
+
+    After the commit, :func:`queue_media` makes its variants. An image that has a row keeps it.
+    """
+    from blog.models import Media
+
+    existing = db.session.scalar(select(Media).where(Media.key == name))
+    if existing is not None:
+        return existing
+    _media_name(name)
+    data = (_folder(_MEDIA) / name).read_bytes()
+    width, height = _upright_size(data)
+    row = Media(owner_id=owner_id, key=name, original_name=name, width=width, height=height, bytes=len(data),
+                alt="", processed=False)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def queue_media(media_id: int, key: str) -> None:
+    """Ask the worker for image ``key``'s variants; when the queue is down the periodic job does it."""
+    from blog import tasks
+
+    try:
+        tasks.process_media(media_id, key)
+    except Exception:
+        log.warning("could not queue image %s; the periodic job will process it", key, exc_info=True)
+
+
+def image_markdown(row) -> str:
+    """The Markdown that shows image ``row`` in a post body."""
+    return f"![{clean_alt(row.alt)}]({imported_image_url(row.key)})"
+
+
+def _media_variants(name: str, width: int) -> list[str]:
+    return [f"{name}-{w}.webp" for w in media_widths(width)]
+
+
+def process_media(media_id: int, key: str) -> None:
+    """Make the WebP width variants of image ``key`` and strip its original of EXIF (the worker's job).
+
+    Then the posts that show it are rendered again, so their pages get its ``srcset``.
+    Does nothing when the row is gone (its files went with it); safe to run twice.
+    """
+    from blog.models import Media
+
+    name = _media_name(key)
+    row = db.session.execute(select(Media.key, Media.processed).where(Media.id == media_id)).one_or_none()
+    if row is None or row.key != key:
+        return
+    folder = _folder(_POST_IMAGES)
+    path = folder / key
+
+    def widths(colour: Image.Image) -> None:
+        for width in media_widths(colour.width):
+            _save_variant(folder / f"{name}-{width}.webp", _limited_to_width(colour, width), "WEBP", quality=80)
+
+    if not path.exists():
+        raise FileNotFoundError(f"image {key} has no original file")
+    if not row.processed:
+        _make_variants(path, widths, rewrite_original=True)
+    else:
+        with Image.open(path, formats=_OPENERS) as img:
+            if all((folder / v).exists() for v in _media_variants(name, ImageOps.exif_transpose(img).width)):
+                return
+        _make_variants(path, widths, rewrite_original=False)
+    db.session.execute(update(Media).where(Media.id == media_id).values(processed=True))
+    db.session.commit()
+    rerender_users_of(media_id)
+
+
+def rerender_users_of(media_id: int) -> int:
+    """Render again the posts whose body shows image ``media_id`` (its ``srcset`` changed); how many."""
+    from blog.models import Post
+    from blog.models import media_usage
+    from blog.services import content
+
+    done = 0
+    rows = db.session.execute(
+        select(Post.id, Post.body).join(media_usage, media_usage.c.post_id == Post.id)
+        .where(media_usage.c.media_id == media_id)
+    ).all()
+    for post_id, body in rows:
+        try:
+            html = content.render_markdown(body)
+        except Invalid:  # rendered once when saved; a budget miss on a loaded worker keeps that html
+            continue
+        # updated_at set to itself: new image sizes are not an edit of the post. The bulk UPDATE
+        # bumps the page cache after the commit (pagecache._remember_bulk_changes).
+        db.session.execute(update(Post).where(Post.id == post_id).values(html=html, updated_at=Post.updated_at))
+        done += 1
+    db.session.commit()
+    return done
+
+
+def process_pending_media() -> int:
+    """Process every image still waiting for its variants (the queue or the worker was down); how many."""
+    from blog.models import Media
+
+    pending = db.session.execute(
+        select(Media.id, Media.key).where(Media.processed.is_(False)).order_by(Media.id).limit(500)
+    ).all()
+    return _catch_up(pending, process_media, "image")
+
+
+def image_rows(keys) -> dict[str, tuple[int, int, int, bool]]:
+    """``{key: (id, width, height, processed)}`` of the images ``keys`` that have a row: one query."""
+    from blog.models import Media
+
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    rows = db.session.execute(
+        select(Media.key, Media.id, Media.width, Media.height, Media.processed).where(Media.key.in_(keys))
+    ).all()
+    return {row.key: (row.id, row.width, row.height, row.processed) for row in rows}
+
+
+def image_attributes(key: str, width: int, height: int, processed: bool) -> dict[str, str]:
+    """The ``<img>`` attributes of one of our images in a post: size (no layout shift), lazy, ``srcset``."""
+    attrs = {"width": str(width), "height": str(height), "loading": "lazy", "decoding": "async"}
+    if processed:
+        name = _media_name(key)
+        urls = [(w, imported_image_url(f"{name}-{w}.webp")) for w in media_widths(width)]
+        attrs["src"] = urls[-1][1]
+        attrs["srcset"] = ", ".join(f"{url} {w}w" for w, url in urls)
+        attrs["sizes"] = MEDIA_SIZES
+    return attrs
+
+
+def link_usage(post_id: int, media_ids) -> None:
+    """Record that post ``post_id`` shows exactly the images ``media_ids`` (in the caller's transaction)."""
+    from blog.models import media_usage
+
+    db.session.execute(media_usage.delete().where(media_usage.c.post_id == post_id))
+    ids = sorted(set(media_ids))
+    if ids:
+        db.session.execute(media_usage.insert(), [{"post_id": post_id, "media_id": i} for i in ids])
+
+
+def library(user: User, page: int = 1, per_page: int = 20):
+    """``user``'s images, newest first, one page (a 404 past the last one)."""
+    from blog.models import Media
+
+    query = select(Media).where(Media.owner_id == user.id).order_by(Media.created_at.desc(), Media.id.desc())
+    return db.paginate(query, page=page, per_page=per_page, max_per_page=100)
+
+
+def usage(media_ids) -> dict[int, list[tuple[str, str, str]]]:
+    """``{media id: [(title, slug, kind), ...]}``: the posts that show each image, in one query."""
+    from blog.models import Post
+    from blog.models import media_usage
+
+    ids = list(media_ids)
+    found: dict[int, list[tuple[str, str, str]]] = {i: [] for i in ids}
+    if ids:
+        rows = db.session.execute(
+            select(media_usage.c.media_id, Post.title, Post.slug, Post.kind)
+            .join(Post, Post.id == media_usage.c.post_id)
+            .where(media_usage.c.media_id.in_(ids)).order_by(Post.title)
+        ).all()
+        for row in rows:
+            found[row.media_id].append((row.title, row.slug, row.kind))
+    return found
+
+
+def media_url(row, width: int | None = None) -> str:
+    """The URL of image ``row`` (its variant ``width`` wide once processed, else the original)."""
+    if width and row.processed:
+        return imported_image_url(f"{_media_name(row.key)}-{min(media_widths(row.width), key=lambda w: abs(w - width))}.webp")
+    return imported_image_url(row.key)
+
+
+def delete_image(user: User, media_id: int) -> str:
+    """Delete ``user``'s image ``media_id`` with its files, unless a post shows it; returns its alt text.
+
+    Raises:
+        NotFound: there is no such image, or it is someone else's (no hint that it exists).
+        Conflict: a post's body still shows it.
+    """
+    from blog.models import Media
+    from blog.services.errors import Conflict
+    from blog.services.errors import NotFound
+
+    row = db.session.get(Media, media_id)
+    if row is None or row.owner_id != user.id:
+        raise NotFound("There is no such image in your library.")
+    used = usage([row.id])[row.id]
+    if used:
+        titles = ", ".join(f"“{title}”" for title, _slug, _kind in used[:3]) + (" …" if len(used) > 3 else "")
+        raise Conflict(f"This image is used in {titles}: remove it from the post first, then delete it.")
+    key, alt = row.key, row.alt
+    db.session.delete(row)
+    db.session.commit()
+    _delete_files(_POST_IMAGES, _media_name(key))
+    return alt

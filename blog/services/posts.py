@@ -145,6 +145,7 @@ MAX_SUMMARY = 500
 MAX_BODY = 100_000
 MAX_TAGS = 10
 MAX_TAG = 50
+MAX_COVER_ALT = 300
 #: What each role may set directly; a reader's "published" waits for a moderator as "pending".
 AUTHOR_STATUSES = ("draft", "scheduled", "published", "archived")
 READER_STATUSES = ("draft", "pending")
@@ -168,6 +169,8 @@ class PostInput:
     #: ``post`` or ``page`` (a static page at /<slug>, out of listings); the header position is admins' to set.
     kind: str = "post"
     nav_order: int | None = None
+    #: The cover's alt text; None leaves it as it is (API clients that do not send it).
+    cover_alt: str | None = None
 
 
 def parse_tags(value: str | list[str]) -> list[str]:
@@ -216,6 +219,8 @@ def validate(data: PostInput, *, by: User, post: Post | None = None, now: dateti
         errors["kind"] = ["Choose a post or a page."]
     elif data.kind == "page" and not by.has_role("author"):
         errors["kind"] = ["Only authors write pages."]
+    if data.cover_alt is not None and len(" ".join(data.cover_alt.split())) > MAX_COVER_ALT:
+        errors["cover_alt"] = [f"Keep the cover's description under {MAX_COVER_ALT} characters."]
     if data.slug and (slugify(data.slug) != data.slug or len(data.slug) > 200):
         errors["slug"] = ["Use lowercase letters, digits and dashes only."]
     elif data.slug in reserved_slugs():
@@ -372,16 +377,26 @@ def _apply(post: Post, data: PostInput, *, by: User, before: _Before, new_key: s
     """Copy ``data`` onto ``post`` (in the session, not committed) and announce the change."""
     from blog import signals
     from blog.models import utcnow
+    from blog.services import media
 
     status = data.status
     if status == "published" and not by.has_role("author"):
         status = "pending"  # a reader's post waits for a moderator
+    rendered = content.render_post(data.body)
+    # Images from other hosts are refused (the CSP would show them broken); those an older body
+    # already had (stored before this rule) stay as the links they render as, so old posts can be edited.
+    new_remote = [src for src in rendered.remote_images if src not in (post.body or "")]
+    if new_remote:
+        message = content.REMOTE_IMAGES.format(addresses=", ".join(dict.fromkeys(new_remote)))
+        raise Invalid("The post has problems; nothing was saved.", {"body": [message]})
     post.title = " ".join(data.title.split())
     post.body = data.body
-    post.html = content.render_markdown(data.body)
+    post.html = rendered.html
     post.reading_time = content.reading_time(data.body)
     post.summary = " ".join((data.summary or "").split())
     post.category_id = data.category_id
+    if data.cover_alt is not None:
+        post.cover_alt = " ".join(data.cover_alt.split())
     post.comments_enabled = data.comments_enabled
     post.status = status
     post.kind = data.kind
@@ -410,6 +425,7 @@ def _apply(post: Post, data: PostInput, *, by: User, before: _Before, new_key: s
         post.tags = tags
     db.session.add(post)
     db.session.flush()
+    media.link_usage(post.id, rendered.media_ids)  # /my/media's "used in", and no deleting a shown image
     if before.public and before.slug and post.slug != before.slug:
         _move_address(post, before.slug)
     sender = current_app._get_current_object()

@@ -238,6 +238,13 @@ def delete(target: User, *, by: User, posts: str, reassign_to: User | None = Non
                        .execution_options(synchronize_session=False))
     db.session.execute(sql_delete(ApiToken).where(ApiToken.user_id == user_id)
                        .execution_options(synchronize_session=False))
+    # Their uploaded images: to whoever gets the posts, else to the admin deleting them (other posts
+    # may show them; unused ones can be deleted from /my/media). A cascade would orphan the files.
+    from blog.models import Media
+
+    db.session.execute(update(Media).where(Media.owner_id == user_id)
+                       .values(owner_id=(reassign_to.id if posts == "reassign" else by.id))
+                       .execution_options(synchronize_session=False))
     activity.record(by, "user.deleted", username, detail=detail)
     db.session.expunge(target)
     db.session.execute(sql_delete(User).where(User.id == user_id).execution_options(synchronize_session=False))

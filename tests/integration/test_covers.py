@@ -429,7 +429,7 @@ def test_cover_urls_show_the_original_until_the_variants_exist(app, covers, queu
         assert queued == [(post.id, key)]
         original = f"/uploads/covers/{key}"
         assert media.cover_urls(post) == {"src": original, "srcset": "", "og": original, "card": original,
-                                          "processed": False}
+                                          "processed": False, "alt": ""}
 
         media.process_cover(post.id, key)
         assert media.cover_urls(post) == {
@@ -438,6 +438,7 @@ def test_cover_urls_show_the_original_until_the_variants_exist(app, covers, queu
             "og": f"/uploads/covers/{name}-og.jpg",
             "card": f"/uploads/covers/{name}-card.webp",
             "processed": True,
+            "alt": "",
         }
 
 

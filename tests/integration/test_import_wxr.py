@@ -14,11 +14,13 @@ from blog.extensions import db
 from blog.models import Category
 from blog.models import Comment
 from blog.models import ImportedItem
+from blog.models import Media
 from blog.models import Post
 from blog.models import Redirect
 from blog.models import Tag
 from blog.models import User
 from blog.services import importers
+from blog.services import media
 from blog.services import posts as posts_service
 from blog.services.errors import Invalid
 from tests.factories import make_user
@@ -218,10 +220,16 @@ def test_attachments_found_under_media_are_checked_stored_and_rewritten(app, adm
 
     report = importers.run(path, media_dir=uploads)
 
-    stored = list((Path(app.config["UPLOAD_FOLDER"]) / "media").iterdir())
-    assert len(stored) == 1 and stored[0].read_bytes() == png()  # only the real image, under a random name
+    stored = [p for p in (Path(app.config["UPLOAD_FOLDER"]) / "media").iterdir() if "-" not in p.name]
+    # Only the real image, under a random name (the worker added its WebP variant and stripped it).
+    assert len(stored) == 1 and Image.open(stored[0]).convert("RGB").tobytes() == Image.open(BytesIO(png())).convert("RGB").tobytes()
     post = db.session.scalar(select(Post).where(Post.slug == "with-pictures"))
     assert f"/uploads/media/{stored[0].name}" in post.body and "photo-300x200" not in post.body
+    # Like an upload: a media row in the importer's library, used by the post, sized in its html.
+    row = db.session.scalar(select(Media))
+    assert row.key == stored[0].name and row.owner_id == admin.id and row.processed
+    assert media.usage([row.id])[row.id] == [("With pictures", "with-pictures", "post")]
+    assert f'width="{row.width}" height="{row.height}"' in post.html and "srcset=" in post.html
     assert "*The caption*" in post.body
     assert post.cover_image is not None  # the featured image became the cover
     reasons = {line.item: line.reason for line in report.lines if line.kind == "media"}

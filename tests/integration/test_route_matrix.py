@@ -82,6 +82,10 @@ ROUTES: dict[str, tuple[frozenset[str], str]] = {
     "posts.delete": (frozenset({"POST"}), "author"),
     "posts.preview": (frozenset({"POST"}), "verified"),
     "posts.tag_suggestions": (frozenset({"GET"}), "verified"),
+    # The writer's own images: everyone who may write; each sees and deletes only their own (404 else).
+    "media.library": (frozenset({"GET"}), "verified"),
+    "media.upload": (frozenset({"POST"}), "verified"),
+    "media.delete": (frozenset({"POST"}), "verified"),
     "comments.thread": (frozenset({"GET"}), "public"),
     "comments.count": (frozenset({"GET"}), "public"),
     "comments.permalink": (frozenset({"GET"}), "public"),
@@ -202,6 +206,7 @@ class World:
                 "parent_id": self.comment.id,
                 "action": {"admin.post_action": "archive", "admin.set_active": "deactivate"}.get(rule.endpoint, "approve"),
                 "post_id": self.post.id,
+                "media_id": 999_999,
                 "user_id": self.users["reader"].id,
                 "subscriber_id": 999_999,
                 "number": 1,

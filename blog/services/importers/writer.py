@@ -240,7 +240,15 @@ class Writer:
             raise Skip("file not found (give the copy of wp-content/uploads with --media)")
         name = media.store_imported_image(item.data, name=item.keep_name)
         self._files.append(("media", name))
-        self._remember("media", item.key, 0, name)
+        # A media row like an upload's (the importing author's library): size and srcset in posts.
+        try:
+            owner = self._author(None)
+        except Skip:  # no admin yet: the file is imported all the same, without a library entry
+            owner = None
+        row = media.record_imported_image(name, owner.id) if owner is not None else None
+        if row is not None and not self.dry_run:
+            self._after_commit.append(lambda: media.queue_media(row.id, name))
+        self._remember("media", item.key, row.id if row is not None else 0, name)
         self.report.count("media", "created")
         return name
 
@@ -292,7 +300,8 @@ class Writer:
         post.kind = item.kind
         post.title = title
         post.body = item.body
-        post.html = content.render_markdown(item.body)
+        rendered = content.render_post(item.body)
+        post.html = rendered.html
         post.reading_time = content.reading_time(item.body)
         summary = " ".join((item.summary or "").split())
         if len(summary) > posts.MAX_SUMMARY:
@@ -317,6 +326,7 @@ class Writer:
             self.report.note(item.kind, post.slug, f"{len(post.tags)} tags (the editor allows {posts.MAX_TAGS})")
         db.session.add(post)
         db.session.flush()
+        media.link_usage(post.id, rendered.media_ids)
         self._cover(post, item)
         post.updated_at = item.updated_at or item.created_at or now  # set again: the cover's flush ran onupdate
         for old in item.old_paths:
