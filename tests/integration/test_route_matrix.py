@@ -82,6 +82,10 @@ ROUTES: dict[str, tuple[frozenset[str], str]] = {
     "posts.delete": (frozenset({"POST"}), "author"),
     "posts.preview": (frozenset({"POST"}), "verified"),
     "posts.tag_suggestions": (frozenset({"GET"}), "verified"),
+    "posts.autosave_new": (frozenset({"POST"}), "verified"),  # creates the writer's own draft
+    "posts.autosave": (frozenset({"POST"}), "author"),
+    "posts.revision_list": (frozenset({"GET"}), "author"),
+    "posts.restore_revision": (frozenset({"POST"}), "author"),
     "comments.thread": (frozenset({"GET"}), "public"),
     "comments.count": (frozenset({"GET"}), "public"),
     "comments.create": (frozenset({"POST"}), "verified"),
@@ -200,6 +204,7 @@ class World:
                 "parent_id": self.comment.id,
                 "action": {"admin.post_action": "archive", "admin.set_active": "deactivate"}.get(rule.endpoint, "approve"),
                 "post_id": self.post.id,
+                "revision_id": 999_999,
                 "user_id": self.users["reader"].id,
                 "subscriber_id": 999_999,
                 "number": 1,
