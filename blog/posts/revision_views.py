@@ -53,7 +53,9 @@ def _autosave(post, *, new: bool) -> Response:
     try:
         result = revisions.autosave(form.to_input(), by=current_user, post=post, version=version)
     except Invalid as error:
-        return render_fragment("posts/editor.html", "autosave", status=422, note="invalid", message=error.message,
+        first = next((messages[0] for messages in error.fields.values() if messages), error.message)
+        return render_fragment("posts/editor.html", "autosave", status=422, note="invalid",
+                               message=f"Not autosaved yet: {first}",
                                version=version, draft=post.slug if new and post else None, post=post)
     note = "stale" if result.stale else ("saved" if result.applied else "kept")
     response = render_fragment("posts/editor.html", "autosave", status=409 if result.stale else 200, note=note,

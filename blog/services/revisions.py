@@ -84,7 +84,7 @@ def autosave(data: PostInput, *, by: User, post: Post | None = None, version: in
 def _check_sizes(data: PostInput, by: User) -> None:
     errors = posts.validate(replace(data, status="draft", publish_at=None, slug=""), by=by)
     if errors:
-        raise Invalid("Not autosaved: " + next(iter(errors.values()))[0], errors)
+        raise Invalid("The post has problems; nothing was saved.", errors)
 
 
 def keep_unsaved(post: Post, data: PostInput, *, by: User, version: int | None) -> int:
@@ -134,6 +134,7 @@ class DiffLine:
 
 
 def _lines(title: str, summary: str, tags: str, body: str) -> list[str]:
+    tags = ", ".join(sorted(posts.parse_tags(tags), key=str.lower))  # the order tags were typed in is no change
     return [f"Title: {title}", f"Summary: {summary}", f"Tags: {tags}", ""] + body.splitlines()
 
 
