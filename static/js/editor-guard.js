@@ -4,7 +4,11 @@
 
    Typing in #post-form marks it dirty (an edit counter). Submitting it clears the mark. So does an
    autosave that succeeded (2xx), but only when nothing was typed while it was on its way: the
-   counter is noted when the request leaves and compared when the answer comes back. */
+   counter is noted when the request leaves and compared when the answer comes back.
+
+   Once the form is being saved, autosaves still waiting (the 3 s timer, or queued behind the save)
+   are cancelled: they would only be refused as older than the save. If the save comes back with
+   errors, the form is swapped in again and autosave resumes. */
 (function () {
   "use strict";
 
@@ -22,10 +26,31 @@
     if (event.target === form()) safe = edits;
   });
 
+  var saving = false;  // the form's Save has left: no more autosaves for this form
+
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
-    if (elt && elt.id === "post-form") safe = edits;  // the htmx save: treated like a submit
-    if (elt && elt.id === "autosave") sent.set(event.detail.xhr, edits);
+    if (elt && elt.id === "post-form") {  // the htmx save: treated like a submit
+      safe = edits;
+      saving = true;
+    }
+    if (elt && elt.id === "autosave") {
+      if (saving) {
+        event.preventDefault();
+        return;
+      }
+      sent.set(event.detail.xhr, edits);
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    // The save came back with errors (422) or a conflict (409) instead of going to the post: the
+    // form is swapped in again with the text, which is not saved; autosave resumes.
+    var elt = event.detail.elt, xhr = event.detail.xhr;
+    if (!elt || elt.id !== "post-form" || !xhr) return;
+    if (xhr.getResponseHeader("HX-Redirect") || xhr.getResponseHeader("HX-Location")) return;
+    saving = false;
+    if (xhr.status >= 400) safe = Math.min(safe, edits - 1);
   });
 
   document.addEventListener("htmx:afterRequest", function (event) {
