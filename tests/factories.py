@@ -60,12 +60,13 @@ def wipe_content() -> None:
     from blog.models import Activity
     from blog.models import ApiToken
     from blog.models import Category
+    from blog.models import PostRevision
     from blog.models import PostViewDay
     from blog.models import post_tags
 
     db.session.execute(Comment.__table__.update().values(parent_id=None))
     db.session.execute(Category.__table__.update().values(parent_id=None))
-    for table in (Activity.__table__, PostViewDay.__table__, Comment.__table__, post_tags, Post.__table__, Tag.__table__, Category.__table__,
+    for table in (Activity.__table__, PostViewDay.__table__, PostRevision.__table__, Comment.__table__, post_tags, Post.__table__, Tag.__table__, Category.__table__,
                   ApiToken.__table__, User.__table__):
         db.session.execute(table.delete())
     db.session.commit()

@@ -10,6 +10,7 @@ from blog.models.post import Post
 from blog.models.post import ImportedItem
 from blog.models.post import PostRedirect
 from blog.models.post import Redirect
+from blog.models.revision import PostRevision
 from blog.models.post import post_tags
 from blog.models.taxonomy import Category
 from blog.models.taxonomy import Tag
@@ -21,4 +22,5 @@ from blog.models.token import ApiToken
 from blog.models.user import User
 
 __all__ = ["Activity", "ApiToken", "Category", "Comment", "DigestRun", "ImportedItem", "MailMessage", "Media", "Post", "PostAnnouncement",
-           "PostRedirect", "PostViewDay", "Redirect", "Subscriber", "SubscriptionDelivery", "Tag", "User", "media_usage", "post_tags", "utcnow"]
+           "PostRedirect", "PostRevision", "PostViewDay", "Redirect", "Subscriber", "SubscriptionDelivery", "Tag", "User", "media_usage", "post_tags",
+           "utcnow"]

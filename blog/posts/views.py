@@ -26,7 +26,9 @@ from blog.services import content
 from blog.services import media
 from blog.services import posts
 from blog.services import reading
+from blog.services import revisions
 from blog.services import taxonomy
+from blog.services.errors import Conflict
 from blog.services.errors import Invalid
 from blog.services.errors import NotFound
 
@@ -70,10 +72,16 @@ def _preview(body: str) -> tuple[str, str | None]:
     return rendered.html, rendered.remote_message
 
 
-def _editor(form: PostForm, post=None, status: int = 200, inserted=None) -> Response:
+def _editor(form: PostForm, post=None, status: int = 200, inserted=None, *, version: int | None = None,
+            conflict: bool = False) -> Response:
     preview, problem = _preview(form.body.data or "")
+    # The version the editor was opened at rides along (hidden), so a save or autosave based on an
+    # older one than the post's is told, never applied over a newer save.
+    if version is None and post is not None:
+        version = request.form.get("version", type=int) if form.is_submitted() else post.version
     return render("posts/editor.html", block="form", status=status, form=form, post=post,
-                  preview=preview, preview_problem=problem, inserted=inserted)
+                  preview=preview, preview_problem=problem, inserted=inserted, version=version, conflict=conflict,
+                  draft=post.slug if post is not None and request.endpoint == "posts.create" else None)
 
 
 def _insert_image(form: PostForm, post=None) -> Response:
@@ -105,12 +113,20 @@ def _save(form: PostForm, post=None) -> Response:
         return _insert_image(form, post)
     if not form.validate():
         return _editor(form, post, status=422)
+    version = request.form.get("version", type=int) if post is not None else None
     try:
         saved = posts.save(form.to_input(zone), by=current_user, post=post, cover=form.cover.data or None,
-                           remove_cover=bool(form.remove_cover.data))
+                           remove_cover=bool(form.remove_cover.data), version=version)
     except Invalid as error:
         apply_errors(form, error.fields or {"title": [error.message]})
         return _editor(form, post, status=422)
+    except Conflict:
+        if post is None:
+            raise
+        # Someone (or another tab) saved since this editor opened: show what was typed, keep it as a
+        # revision too, and offer the newer version; saving again (now based on it) replaces it.
+        current = revisions.keep_unsaved(post, form.to_input(zone), by=current_user, version=version)
+        return _editor(form, post, status=409, version=current, conflict=True)
     if saved.status == "scheduled":
         flash(f"Scheduled for {clock.format_local(saved.published_at, zone=zone)}.")
     else:
@@ -130,7 +146,9 @@ def create() -> Response:
     form = PostForm()
     if not form.is_submitted():
         form.status.data = "draft"
-    return _save(form)
+    draft = request.form.get("draft") if form.is_submitted() else None
+    # An autosave already made this new post a draft: saving the form saves that draft.
+    return _save(form, posts.get_for_edit(draft, current_user) if draft else None)
 
 
 @bp.route("/<slug>/edit", methods=["GET", "POST"])

@@ -24,8 +24,10 @@ from blog.extensions import db
 from blog.models import Category
 from blog.models import Post
 from blog.models import PostRedirect
+from blog.models import PostRevision
 from blog.models import Tag
 from blog.models import User
+from blog.models import utcnow
 from blog.models.post import post_tags
 from blog.services import content
 from blog.services import pages
@@ -271,11 +273,14 @@ def _tags(names: list[str]) -> list[Tag]:
 
 
 def save(data: PostInput, *, by: User, post: Post | None = None, cover=None,
-         remove_cover: bool = False) -> Post:
+         remove_cover: bool = False, version: int | None = None, revision_kind: str = "save") -> Post:
     """Create (``post`` None) or update a post from ``data``, with an optional new cover upload.
 
     The body is rendered and sanitised once, here; the slug follows the title until the post is
-    first public and is stable after that (an explicit slug change leaves a redirect).
+    first public and is stable after that (an explicit slug change leaves a redirect). Every save
+    keeps a revision (``revision_kind`` ``autosave``: the writer's one autosave row, replaced).
+    ``version`` is the post's version the writer's editor was opened at (default: as ``post`` was
+    read): a save based on an older one is a Conflict, never an overwrite.
 
     Raises:
         NotAllowed: ``by`` may not edit ``post``.
@@ -294,7 +299,7 @@ def save(data: PostInput, *, by: User, post: Post | None = None, cover=None,
     post_id = post.id if post is not None else None
     # The version the caller read: a concurrent save that committed since makes ours a 409, never a
     # silent overwrite nor a half-applied mix of the two.
-    expected = post.version if post is not None else None
+    expected = (version if version is not None else post.version) if post is not None else None
     new_key = media.store_cover(cover) if cover else None  # refuses a bad image before anything is written
     try:
         for attempt in range(ATTEMPTS):
@@ -305,6 +310,7 @@ def save(data: PostInput, *, by: User, post: Post | None = None, cover=None,
             try:
                 post = _apply(post or Post(author_id=by.id, views=0), data, by=by, before=before,
                               new_key=new_key, remove_cover=remove_cover)
+                keep_revision(post, by=by, kind=revision_kind, base_version=expected or 0)
                 db.session.commit()
                 break
             except StaleDataError:
@@ -332,9 +338,32 @@ def save(data: PostInput, *, by: User, post: Post | None = None, cover=None,
         media.discard_cover(before.cover)
     if post.status == "scheduled":
         _schedule_publication(post.published_at)
-    taxonomy.clear_widgets()
-    pages.clear_nav()
+    if revision_kind != "autosave":  # an autosave only ever changes a draft: no widget or menu shows it
+        taxonomy.clear_widgets()
+        pages.clear_nav()
     return post
+
+
+def keep_revision(post: Post, *, by: User, kind: str = "save", base_version: int = 0,
+                  data: PostInput | None = None) -> PostRevision:
+    """Add a revision of ``post`` (in the session, not committed): its content now, or ``data``'s.
+
+    A manual save adds a row; an autosave replaces the writer's previous autosave of this post,
+    so there is at most one per writer and post however long they type.
+    """
+    if kind == "autosave":
+        db.session.execute(PostRevision.__table__.delete().where(
+            PostRevision.post_id == post.id, PostRevision.author_id == by.id, PostRevision.kind == "autosave"))
+    if data is None:
+        title, summary, body, tags = post.title, post.summary, post.body, ", ".join(t.name for t in post.tags)
+    else:
+        title, summary = " ".join((data.title or "").split()), " ".join((data.summary or "").split())
+        body, tags = data.body or "", ", ".join(parse_tags(data.tags))
+    revision = PostRevision(post_id=post.id, author_id=by.id, kind=kind, base_version=base_version,
+                            title=title[:MAX_TITLE], summary=summary[:MAX_SUMMARY], body=body, tags=tags,
+                            created_at=utcnow())
+    db.session.add(revision)
+    return revision
 
 
 #: How many times a save is tried when it loses a race the database reports (slug, deadlock).

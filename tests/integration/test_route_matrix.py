@@ -86,6 +86,10 @@ ROUTES: dict[str, tuple[frozenset[str], str]] = {
     "media.library": (frozenset({"GET"}), "verified"),
     "media.upload": (frozenset({"POST"}), "verified"),
     "media.delete": (frozenset({"POST"}), "verified"),
+    "posts.autosave_new": (frozenset({"POST"}), "verified"),  # creates the writer's own draft
+    "posts.autosave": (frozenset({"POST"}), "author"),
+    "posts.revision_list": (frozenset({"GET"}), "author"),
+    "posts.restore_revision": (frozenset({"POST"}), "author"),
     "comments.thread": (frozenset({"GET"}), "public"),
     "comments.count": (frozenset({"GET"}), "public"),
     "comments.permalink": (frozenset({"GET"}), "public"),
@@ -207,6 +211,7 @@ class World:
                 "action": {"admin.post_action": "archive", "admin.set_active": "deactivate"}.get(rule.endpoint, "approve"),
                 "post_id": self.post.id,
                 "media_id": 999_999,
+                "revision_id": 999_999,
                 "user_id": self.users["reader"].id,
                 "subscriber_id": 999_999,
                 "number": 1,
