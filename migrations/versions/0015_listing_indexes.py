@@ -1,7 +1,7 @@
 """listings: covering indexes for public post lists, so deep pages cost about what page 1 costs
 
 Revision ID: 0015
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-02 00:40:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0015'
-down_revision = '0010'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
