@@ -106,3 +106,23 @@ def test_without_javascript_insert_image_appends_it_and_keeps_the_typed_text(ope
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("No script, one picture")
     expect(page.get_by_role("article").get_by_role("img", name="A green field")).to_be_visible()
+
+
+def test_a_dropped_image_waits_for_its_alt_text_then_lands_at_the_cursor(open_page) -> None:
+    page: Page = open_page("author")
+    page.goto("/blog/create")
+    body = page.get_by_label("Body (Markdown)")
+    body.fill("Before.\n\nAfter.")
+    body.evaluate("el => { el.focus(); el.setSelectionRange(9, 9); }")
+    body.evaluate("""(el, bytes) => {
+        const data = new DataTransfer();
+        data.items.add(new File([new Uint8Array(bytes)], "dropped.png", {type: "image/png"}));
+        el.dispatchEvent(new DragEvent("dragover", {dataTransfer: data, bubbles: true, cancelable: true}));
+        el.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+    }""", png_bytes((30, 160, 30)))
+    alt = page.get_by_label("Image description (alt text)")
+    expect(alt).to_be_focused()
+    alt.fill("A dropped green square")
+    page.get_by_role("button", name="Insert image").click()
+    expect(body).to_have_value(re.compile(r"^Before\.\n\n!\[A dropped green square\]\(/uploads/media/[0-9a-f]{32}\.png\)\n\nAfter\.$"))
+    expect(page.get_by_role("region", name="Preview").get_by_role("img", name="A dropped green square")).to_be_visible()

@@ -18,7 +18,8 @@ from tests.factories import make_user
 
 API = "/api/v1"
 POST_FIELDS = {"id", "slug", "url", "title", "summary", "body", "html", "status", "tags", "category", "author",
-               "cover_image", "reading_time", "views", "comment_count", "created_at", "updated_at", "published_at"}
+               "cover_image", "cover_alt", "reading_time", "views", "comment_count", "created_at", "updated_at",
+               "published_at"}
 LIST_FIELDS = {"items", "page", "per_page", "total", "pages"}
 ERROR_FIELDS = {"error", "message", "status"}
 
@@ -500,3 +501,18 @@ def test_delete_removes_the_post_with_its_tags_and_comments(client):
 def test_a_slug_with_a_nul_character_is_404(client):
     assert_error(client.get(f"{API}/posts/a%00b"), 404)
     assert_error(client.get(f"{API}/posts?tag=a%00b"), 422)
+
+
+def test_cover_alt_is_read_and_written_and_kept_when_not_sent(client):
+    author = make_user(role="author")
+    headers = {"Authorization": f"Bearer {tokens.issue(author)[0]}"}
+    created = client.post(f"{API}/posts", json={"title": "Alt", "body": "Text.", "cover_alt": "A  quiet lake"},
+                          headers=headers)
+    assert created.status_code == 201 and created.get_json()["cover_alt"] == "A quiet lake"
+    slug = created.get_json()["slug"]
+    patched = client.patch(f"{API}/posts/{slug}", json={"title": "Alt 2"}, headers=headers)
+    assert patched.get_json()["cover_alt"] == "A quiet lake"
+    refused = client.patch(f"{API}/posts/{slug}", json={"cover_alt": "x" * 301}, headers=headers)
+    assert refused.status_code == 422 and "cover_alt" in refused.get_json()["fields"]
+    remote = client.patch(f"{API}/posts/{slug}", json={"body": "![x](https://cdn.example/x.png)"}, headers=headers)
+    assert remote.status_code == 422 and "images from other sites" in remote.get_json()["fields"]["body"][0]
