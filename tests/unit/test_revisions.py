@@ -1,7 +1,6 @@
 """Revisions and autosave, through the services: what is kept, what is applied, who may."""
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import select
 
