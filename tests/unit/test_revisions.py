@@ -1,8 +1,6 @@
 """Revisions and autosave, through the services: what is kept, what is applied, who may."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from sqlalchemy import select
 
