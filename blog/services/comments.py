@@ -177,7 +177,8 @@ def requested_page(post: Post, viewer=None, *, reply_to: int | None = None) -> i
 
 def page_of(comment: Comment, viewer=None) -> int | None:
     """The thread page (``thread``'s numbering) that shows ``comment`` to ``viewer``, or None when
-    the viewer does not see it. Two queries: its top-level ancestor, then how many come before it."""
+    the viewer does not see it. Four small queries whatever the thread's size: is it visible, its
+    top-level ancestor (a recursive CTE up the parents), that row, and how many come before it."""
     post = comment.post
     if not db.session.scalar(select(func.count()).select_from(Comment)
                              .where(Comment.id == comment.id, _visible(post, viewer))):
