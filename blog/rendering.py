@@ -291,6 +291,16 @@ def _compress(response: Response) -> Response:
 _PER_REQUEST = {"set-cookie", "content-length", "content-encoding", "x-page-cache", "x-request-id", "date"}
 
 
+_KEY_ENVIRON = tuple((name, "HTTP_" + name.upper().replace("-", "_")) for name in KEY_HEADERS)
+
+
+def _takes_gzip(value: str, req) -> bool:
+    """``"gzip" in req.accept_encodings`` without parsing the usual plain list (``gzip, deflate, br``)."""
+    if "q=" in value or "*" in value:
+        return "gzip" in req.accept_encodings
+    return "gzip" in (part.strip().lower() for part in value.split(","))
+
+
 class QuickHits:
     """WSGI middleware: a guest's GET found in the page cache is answered before Flask builds a request.
 
@@ -303,6 +313,28 @@ class QuickHits:
         self.app, self.wsgi_app = app, wsgi_app
         self.access = logging.getLogger("blog.access")
         self._backend = None
+        self._static = app.static_url_path + "/"
+        #: (script name, path, method, host) -> (endpoint, view args) of a cacheable page, or None.
+        self._routes: dict[tuple[str, str, str, str], tuple[str, dict] | None] = {}
+
+    def _match(self, environ) -> tuple[str, dict] | None:
+        """The URL map's answer for this request, remembered per path (the map is fixed once the
+        app runs; bounded, so odd URLs cannot grow it without limit)."""
+        key = (environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""), environ["REQUEST_METHOD"],
+               environ.get("HTTP_HOST", ""))
+        try:
+            return self._routes[key]
+        except KeyError:
+            pass
+        try:
+            endpoint, view_args = self.app.url_map.bind_to_environ(environ).match()
+            found = (endpoint, view_args) if endpoint in CACHEABLE else None
+        except HTTPException:
+            found = None
+        if len(self._routes) >= 4096:
+            self._routes.clear()
+        self._routes[key] = found
+        return found
 
     @property
     def backend(self):
@@ -332,21 +364,20 @@ class QuickHits:
             return None
         if "HTTP_AUTHORIZATION" in environ:
             return None
-        req = WerkzeugRequest(environ)
-        if req.path.startswith(self.app.static_url_path + "/"):
+        if environ.get("PATH_INFO", "").startswith(self._static):
             return None
+        req = WerkzeugRequest(environ)
         if "HTTP_COOKIE" in environ:  # most guests send none: no cookie parsing then
             cookies = req.cookies
             if (config["SESSION_COOKIE_NAME"] in cookies
                     or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies):
                 return None
-        try:
-            endpoint, view_args = self.app.url_map.bind_to_environ(environ).match()
-        except HTTPException:
+        matched = self._match(environ)
+        if matched is None:
             return None
-        if endpoint not in CACHEABLE:
-            return None
-        variant = [f"{name}={req.headers.get(name, '')}" for name in KEY_HEADERS]
+        endpoint, view_args = matched
+        # What ``request.headers.get(name, "")`` reads on the Flask side (``EnvironHeaders``).
+        variant = [f"{name}={environ.get(key, '')}" for name, key in _KEY_ENVIRON]
         # One round trip, straight to the cache backend (no app context to push and pop for a hit):
         # the entry and the generations it must have been rendered under.
         _, _, entry = pagecache.lookup(req.full_path, variant, [pagecache.SITE, *CACHEABLE[endpoint](view_args)],
@@ -370,7 +401,7 @@ class QuickHits:
             headers = [(k, v) for k, v in headers if k != "Content-Type"]
         else:
             status = "200 OK"  # only 200s are stored
-            if "gzip" in req.accept_encodings:
+            if _takes_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""), req):
                 body = entry.body
                 headers.append(("Content-Encoding", "gzip"))
             else:

@@ -26,7 +26,8 @@ def _commenter_key() -> str:
 def list_comments(slug: str) -> Response:
     """The approved comments of a post, oldest thread first; replies follow their parent and name it in ``parent_id``."""
     post = posts.get_visible(schemas.path_arg(slug), auth.user())
-    thread = comments.thread(post)  # no viewer: approved comments only, as everyone sees them
+    # No viewer: approved comments only, as everyone sees them; all of them (the web pages them).
+    thread = comments.thread(post, paginate=False)
     shown: set[int] = set()
     items: list[dict] = []
 

@@ -109,11 +109,12 @@ def per_page() -> int:
     return max(1, current_app.config["COMMENTS_PER_PAGE"])
 
 
-def thread(post: Post, viewer=None, page: int | None = None) -> Thread:
+def thread(post: Post, viewer=None, page: int | None = None, *, paginate: bool = True) -> Thread:
     """One page of the comments of ``post`` as a tree: its top-level comments, ``per_page()`` at a
     time oldest first, each with all its replies. ``page`` None is the last (newest) page, where a
     new comment goes; a page past the last gives the last. Two queries whatever the size: the
     counts, then the page's comments (a recursive CTE from its top-level ones down their replies).
+    ``paginate=False``: the whole thread as one page (the API's contract).
 
     Everyone sees approved comments; moderators (and the post's author) also see the queue
     inline, and commenters see their own comments that wait for review.
@@ -125,7 +126,7 @@ def thread(post: Post, viewer=None, page: int | None = None) -> Thread:
         select(func.count()).select_from(Comment).where(
             Comment.post_id == post.id, Comment.status == "approved", Comment.deleted_at.is_(None)).scalar_subquery(),
     )).one()
-    pages = max(1, -(-n_roots // size))
+    pages = max(1, -(-n_roots // size)) if paginate else 1
     page = pages if page is None else min(max(1, page), pages)
     if pages == 1:  # most threads: every comment the viewer sees, no tree walk needed
         shown = [Comment.post_id == post.id, _visible(post, viewer)]
@@ -176,7 +177,8 @@ def requested_page(post: Post, viewer=None, *, reply_to: int | None = None) -> i
 
 def page_of(comment: Comment, viewer=None) -> int | None:
     """The thread page (``thread``'s numbering) that shows ``comment`` to ``viewer``, or None when
-    the viewer does not see it. Two queries: its top-level ancestor, then how many come before it."""
+    the viewer does not see it. Four small queries whatever the thread's size: is it visible, its
+    top-level ancestor (a recursive CTE up the parents), that row, and how many come before it."""
     post = comment.post
     if not db.session.scalar(select(func.count()).select_from(Comment)
                              .where(Comment.id == comment.id, _visible(post, viewer))):

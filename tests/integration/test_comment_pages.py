@@ -126,3 +126,9 @@ def test_queries_do_not_grow_with_the_page_number(client, thread, count_queries)
             assert client.get(f"{thread['url']}?cpage={cpage}").status_code == 200
         counts.append(queries.count)
     assert counts[0] == counts[1] == counts[2], counts
+
+
+def test_the_api_still_lists_the_whole_thread(client, thread):
+    body = client.get(f"/api/v1/posts/{thread['post'].slug}/comments").get_json()
+    assert body["comment_count"] == 9
+    assert len(body["items"]) == 9  # every approved comment, not one web page of them

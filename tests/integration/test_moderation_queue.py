@@ -175,7 +175,9 @@ def test_rows_link_to_the_comment_and_label_their_buttons(client, site):
     login_as(client, site["moderator"])
     comment = site["on_ana"][0]
     html = client.get(QUEUE).text
-    assert f'href="/blog/anas-post#comment-{comment.id}"' in html
+    # The comment's permalink, which redirects to the thread page that shows it (threads are paginated).
+    assert f'href="/comments/{comment.id}"' in html
+    assert client.get(f"/comments/{comment.id}").headers["Location"] == f"/blog/anas-post#comment-{comment.id}"
     assert (f'<button type="submit" id="comment-{comment.id}-approve" class="button small" '
             f'aria-label="Approve comment by reader0 on “Ana&#39;s post”">Approve</button>') in html
     assert f'id="comment-{comment.id}-delete"' in html and "hx-confirm=" in html

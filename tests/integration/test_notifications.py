@@ -127,7 +127,7 @@ def test_a_reply_mails_the_parent_author_and_the_post_author(inbox, post, modera
     }
     to_bob = next(m for m in inbox.messages if m["To"] == "bob@example.com")
     assert "cy replied to your comment on \"Notes on the Engine\"" in text_of(to_bob)
-    assert f"#comment-{reply.id}" in text_of(to_bob)
+    assert f"/comments/{reply.id}" in text_of(to_bob)  # the permalink: it finds the reply's thread page
 
 
 def test_a_post_author_replied_to_gets_one_mail_about_the_reply(inbox, post, ada, moderator):
