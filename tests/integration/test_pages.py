@@ -37,7 +37,9 @@ def test_home_is_a_full_page_without_htmx_and_a_small_fragment_with_it(client):
     assert fragment.data.lstrip().startswith(b'<section id="post-list"')
     assert titles(fragment.data) == titles(full.data)
     assert len(titles(fragment.data)) == 10
-    assert len(fragment.data) * 4 <= len(full.data), (len(fragment.data), len(full.data))
+    # The cards carry an excerpt, the comment count and a local time with its zone (issue 14): 26% of
+    # the page on the demo blog, where bare titles were 19%; the sidebar, header and footer stay out.
+    assert len(fragment.data) * 100 <= len(full.data) * 30, (len(fragment.data), len(full.data))
     for response in (full, fragment):
         assert "HX-Request" in response.headers["Vary"]
 
