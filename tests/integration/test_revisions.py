@@ -64,7 +64,7 @@ def test_first_autosave_of_a_new_post_creates_a_draft_and_moves_the_editor_to_it
     post = db.session.scalars(select(Post)).one()
     assert post.status == "draft" and post.title == "Started typing"
     assert response.headers["HX-Replace-Url"] == f"/blog/{post.slug}/edit"
-    assert re.search(r"Saved <time datetime=\"[^\"]+Z\">\d\d:\d\d</time>", response.text)
+    assert re.search(r"Saved <time datetime=\"[^\"]+Z\"[^>]*>\d\d:\d\d UTC</time>", response.text)  # the writer's zone, named
     assert hidden(response.text, "draft") == post.slug and hidden(response.text, "version") == str(post.version)
     assert "<html" not in response.text
     # The next autosave names the draft: the same post is updated, no second one appears.
