@@ -178,9 +178,9 @@ def related(post: Post, limit: int = RELATED) -> list[Link]:
 
 
 def cover_alt(post: Post) -> str:
-    """The alt text of ``post``'s cover wherever it shows as a picture: its own alt text once posts have one,
-    else the post's title (the one place to change)."""
-    return (getattr(post, "cover_alt", None) or "").strip() or post.title
+    """The alt text of ``post``'s cover on a card: the writer's ``cover_alt``; none given, the picture is
+    decorative (``alt=""``), as on the post page: the title is the card's heading right beside it."""
+    return (post.cover_alt or "").strip()
 
 
 def card_image(post: Post) -> dict | None:
