@@ -9,6 +9,7 @@ from blog.rendering import page_number
 from blog.rendering import render
 from blog.rendering import wants_fragment
 from blog.services import accounts
+from blog.services import feeds
 from blog.services import posts
 from blog.users import bp
 
@@ -21,4 +22,5 @@ def profile(username: str) -> Response:
     # The list block lives in main/index.html, which this page extends: a swap renders it from there.
     template = "main/index.html" if wants_fragment() else "users/profile.html"
     return render(template, block="post_list", user=user, page=page, heading=user.username,
-                  endpoint="users.profile", args={"username": username}, sidebar=Sidebar(), feed_url=None)
+                  endpoint="users.profile", args={"username": username}, sidebar=Sidebar(), feed_url=None,
+                  alternates=feeds.alternates("author_feed", username=user.username))
