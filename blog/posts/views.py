@@ -38,6 +38,8 @@ def detail(slug: str) -> Response:
         if moved is None:
             raise
         return redirect(url_for("posts.detail", slug=moved), 301)
+    if post.kind == "page":  # a static page lives at /<slug>; /blog/<slug> is not its address
+        return redirect(url_for("pages.page", slug=post.slug), 301)
     reply_to = request.args.get("reply_to", type=int)  # the no-JS reply link draws its form in place
     # Forms only for those who can use them: building one puts a CSRF token in a new session,
     # and a guest's page must set no cookie (so every guest can get the same cached page).

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 from sqlalchemy.orm import joinedload
 
 from blog.extensions import cache
@@ -58,6 +59,13 @@ def get_page(slug: str, user=None) -> Post:
     if page is None or not page.is_visible_to(user):
         raise NotFound("There is no page at this address.")
     return page
+
+
+def visible_post(slug: str, user=None) -> str | None:
+    """The slug of the post (kind ``post``) at ``slug`` when ``user`` may read it, else None (one query)."""
+    post = db.session.scalar(select(Post).options(defer(Post.body), defer(Post.html))
+                             .where(Post.slug == slug, Post.kind == "post"))
+    return post.slug if post is not None and post.is_visible_to(user) else None
 
 
 @cache.memoize(timeout=NAV_TIMEOUT)
