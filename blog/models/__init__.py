@@ -3,6 +3,7 @@ from blog.models.activity import Activity
 from blog.models.activity import PostViewDay
 from blog.models.base import utcnow
 from blog.models.comment import Comment
+from blog.models.importrun import ImportRun
 from blog.models.mail import MailMessage
 from blog.models.post import Post
 from blog.models.post import ImportedItem
@@ -18,5 +19,5 @@ from blog.models.subscription import SubscriptionDelivery
 from blog.models.token import ApiToken
 from blog.models.user import User
 
-__all__ = ["Activity", "ApiToken", "Category", "Comment", "DigestRun", "ImportedItem", "MailMessage", "Post", "PostAnnouncement",
+__all__ = ["Activity", "ApiToken", "Category", "Comment", "DigestRun", "ImportedItem", "ImportRun", "MailMessage", "Post", "PostAnnouncement",
            "PostRedirect", "PostViewDay", "Redirect", "Subscriber", "SubscriptionDelivery", "Tag", "User", "post_tags", "utcnow"]
