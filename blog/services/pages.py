@@ -139,6 +139,26 @@ def add_redirect(old: str, target: str) -> str | None:
     return "updated"
 
 
+def add_redirects(pairs: list[tuple[str, str]]) -> list[str | None]:
+    """``add_redirect`` for many (old, target) pairs with one SELECT and no flush; an outcome per pair."""
+    keys = [normalize(old)[:500] for old, _ in pairs]
+    wanted = {key for key, (_, target) in zip(keys, pairs) if key != "/" and key != normalize(target)}
+    rows = {row.old_path: row for row in db.session.scalars(select(Redirect).where(Redirect.old_path.in_(wanted)))} \
+        if wanted else {}
+    outcomes: list[str | None] = []
+    for key, (_, target) in zip(keys, pairs):
+        if key not in wanted:
+            outcomes.append(None)
+        elif key in rows:
+            rows[key].target = target
+            outcomes.append("updated")
+        else:
+            rows[key] = Redirect(old_path=key, target=target)
+            db.session.add(rows[key])
+            outcomes.append("created")
+    return outcomes
+
+
 def redirects(page: int = 1, per_page: int = 50):
     """The redirects table for admins, by old address, one page at a time."""
     return db.paginate(select(Redirect).order_by(Redirect.old_path), page=page, per_page=per_page, max_per_page=200)
