@@ -23,7 +23,7 @@ from blog.services.errors import Invalid
 
 
 def _index(status: int = 200, errors: dict | None = None) -> Response:
-    return render("admin/import.html", status=status, errors=errors or {},
+    return render("admin/import.html", block="runs", status=status, errors=errors or {},
                   runs=import_runs.recent(page=min(page_number(), 1_000_000)),
                   max_mb=current_app.config["IMPORT_MAX_BYTES"] / (1024 * 1024))
 

@@ -218,7 +218,7 @@ def _forget_file(run: ImportRun) -> None:
     run.stored_name = None
 
 
-def fail_stale() -> int:
+def fail_stale(*, requeue: bool = True) -> int:
     """Mark failed the running runs whose worker stopped beating; queue again the queued ones whose task
     was lost. Returns how many were marked failed. Called from the run page and every few minutes."""
     stale = current_app.config["IMPORT_STALE_SECONDS"]
@@ -243,8 +243,9 @@ def fail_stale() -> int:
     for run in db.session.scalars(select(ImportRun).where(ImportRun.status == "failed", ImportRun.stored_name.is_not(None))):
         _forget_file(run)
     db.session.commit()
-    for run in db.session.scalars(select(ImportRun).where(ImportRun.status == "queued", ImportRun.created_at < cutoff)):
-        enqueue(run)
+    if requeue:  # the periodic task only: a page polled every 2 s must not pile up duplicate tasks
+        for run in db.session.scalars(select(ImportRun).where(ImportRun.status == "queued", ImportRun.created_at < cutoff)):
+            enqueue(run)
     return marked
 
 
@@ -285,7 +286,7 @@ class RunView:
 
 def view(run: ImportRun) -> RunView:
     if run.status == "running":
-        fail_stale()
+        fail_stale(requeue=False)
         db.session.refresh(run)
     done, total, _ = progress(run)
     uploader = db.session.scalar(select(User.username).where(User.id == run.user_id)) if run.user_id else None

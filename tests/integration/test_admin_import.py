@@ -237,3 +237,13 @@ def test_the_theme_test_data_through_the_screen(app, client, admin):
     assert run.status == "done", run.error
     report = json.loads(run.report)
     assert report["counts"]["post"]["created"] >= 50 and report["counts"]["page"]["created"] >= 15
+
+
+def test_the_list_of_imports_pages_in_place(app, client, admin):
+    db.session.add_all([ImportRun(user_id=admin.id, file_name=f"file{n:02d}.xml", file_bytes=1, format="wxr",
+                                  phase="import", status="done") for n in range(25)])
+    db.session.commit()
+    full = client.get("/admin/import").text
+    assert "25 imports" in full and "file24.xml" in full and "file00.xml" not in full
+    fragment = client.get("/admin/import?page=2", headers=HX).text
+    assert fragment.lstrip().startswith('<section id="import-runs"') and "file00.xml" in fragment
