@@ -341,6 +341,8 @@ def test_subscribe_form_is_in_every_footer_and_after_a_post(app, client, databas
         assert "Set-Cookie" not in response.headers, path  # guests stay cookieless
         ids = re.findall(r'\bid="([^"]+)"', page)
         assert len(ids) == len(set(ids)), (path, [i for i in ids if ids.count(i) > 1])
+    for path in ("/auth/login", "/auth/register", "/auth/reset", "/subscribe"):  # their own forms ask for an email
+        assert 'id="footer-subscribe-form"' not in client.get(path).text, path
     home = client.get("/").text
     assert home.count('class="subscribe-form"') == 1  # the sidebar no longer repeats it
     assert 'href="/feed.atom"' in home.split('aria-label="Main"', 1)[1].split("</nav>", 1)[0]  # beside RSS
