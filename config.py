@@ -65,6 +65,11 @@ class Config:
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or str(INSTANCE / "uploads")
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
     AVATAR_MAX_BYTES = _env_int("AVATAR_MAX_BYTES", 2 * 1024 * 1024)
+    #: /admin/import: uploads are stored here under random names until their import ends.
+    IMPORT_FOLDER = os.environ.get("IMPORT_FOLDER") or str(INSTANCE / "imports")
+    IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 64 * 1024 * 1024)
+    #: A running import with no progress for this long is marked failed (its worker died).
+    IMPORT_STALE_SECONDS = _env_int("IMPORT_STALE_SECONDS", 300)
     COVER_MAX_BYTES = _env_int("COVER_MAX_BYTES", 8 * 1024 * 1024)
     #: Images uploaded into post bodies (the editor's "Insert image", /my/media).
     MEDIA_MAX_BYTES = _env_int("MEDIA_MAX_BYTES", 8 * 1024 * 1024)

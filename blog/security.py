@@ -59,6 +59,11 @@ def register(app: Flask) -> None:
     cannot store NUL in text, and a megabyte in one field must not reach Markdown.
     """
 
+    def _is_admin() -> bool:
+        from flask_login import current_user
+
+        return bool(current_user and current_user.is_authenticated and current_user.has_role("admin"))
+
     @app.before_request
     def _refuse_hostile_input() -> None:
         if "\x00" in request.path:
@@ -70,6 +75,9 @@ def register(app: Flask) -> None:
             request.args = ImmutableMultiDict([(key.replace("\x00", ""), value.replace("\x00", ""))
                                                for key, value in request.args.items(multi=True)])
         if request.method == "POST":
+            if request.endpoint == "admin.upload_import" and _is_admin():
+                # An admin's import upload may be larger than MAX_CONTENT_LENGTH (this reads the body).
+                request.max_content_length = app.config["IMPORT_MAX_BYTES"] + 64 * 1024
             for key, value in request.form.items(multi=True):
                 if len(value) > MAX_FORM_FIELD:
                     abort(413)

@@ -236,3 +236,23 @@ def analyze_database() -> bool:
     from blog.services import maintenance
 
     return maintenance.analyze()
+
+
+# --- imports from /admin/import (blog/services/import_runs.py) -----------------------------
+
+@huey.task()
+@in_app_context
+def run_import(run_id: int) -> str | None:
+    """The dry run or the import of an uploaded file, with its progress; a duplicate task does nothing."""
+    from blog.services import import_runs
+
+    return import_runs.execute(run_id)
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+@in_app_context
+def check_import_runs() -> int:
+    """Every five minutes: imports whose worker died are marked failed, lost queued ones queued again."""
+    from blog.services import import_runs
+
+    return import_runs.fail_stale()

@@ -66,6 +66,7 @@ def app(tmp_path) -> Iterator[Flask]:
     huey.flush()  # nothing a previous test queued (retries, schedules) may run in this one
     app.config["MAIL_OUTBOX"] = str(tmp_path / "outbox")
     app.config["UPLOAD_FOLDER"] = str(tmp_path / "uploads")
+    app.config["IMPORT_FOLDER"] = str(tmp_path / "imports")
     with app.app_context():
         db.drop_all()  # a crashed earlier run on PostgreSQL may have left rows behind
         db.create_all()

@@ -60,12 +60,15 @@ SCHEMAS: dict[str, dict] = {
         "type": "object",
         "required": ["id", "slug", "url", "title", "summary", "body", "html", "status", "tags", "category", "author",
                      "cover_image", "cover_alt", "reading_time", "views", "comment_count", "created_at", "updated_at",
-                     "published_at"],
+                     "published_at", "kind", "nav_order"],
         "additionalProperties": False,
         "properties": {
             "id": {"type": "integer"},
             "slug": {"type": "string"},
-            "url": {**_LINK, "description": "The post's page on the site."},
+            "url": {**_LINK, "description": "The post's page on the site (/blog/<slug>; a page's is /<slug>)."},
+            "kind": {"enum": ["post", "page"], "description": "A static page is served at /<slug>, out of listings and feeds."},
+            "nav_order": _nullable("integer", minimum=0, maximum=schemas.MAX_NAV_ORDER, description=(
+                "A page's place in the header menu (lowest first); null when it is not in the menu.")),
             "title": {"type": "string"},
             "summary": {"type": "string"},
             "body": {"type": "string", "description": "Markdown, as written."},
@@ -169,6 +172,11 @@ SCHEMAS: dict[str, dict] = {
                 "The address; by default made from the title. 409 when another post has it.")},
             "cover_alt": {"type": "string", "description": (
                 "The cover's alt text, up to 300 characters; absent keeps it as it is.")},
+            "kind": {"enum": ["post", "page"], "description": (
+                "Default post (PUT keeps the current kind when left out). Pages need the author role.")},
+            "nav_order": _nullable("integer", minimum=0, maximum=schemas.MAX_NAV_ORDER, description=(
+                "Pages only, admins only: the place in the header menu; null for none. PUT keeps it when "
+                "left out. 422 for anyone else who changes it.")),
             # Any value: accepted and ignored (not readOnly, which would mean "must not be sent").
             **{name: {"description": "Read-only field of the post object: accepted and ignored."}
                for name in schemas.READ_ONLY},

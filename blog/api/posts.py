@@ -88,7 +88,9 @@ def replace_post(slug: str) -> Response:
     """Replace a post: fields left out take their defaults, as on a new post."""
     user, post = _editable(slug)
     data = schemas.json_body()
-    fresh = PostInput(title="", body="", comments_enabled=post.comments_enabled)
+    # A post stays a post (a page a page) and keeps its menu place unless the body says otherwise.
+    fresh = PostInput(title="", body="", comments_enabled=post.comments_enabled, kind=post.kind,
+                      nav_order=post.nav_order)
     return schemas.respond(_json(_save(schemas.post_input(data, fresh), by=user, post=post)))
 
 
@@ -132,6 +134,11 @@ def _save(data: PostInput, *, by: User, post: Post | None = None) -> Post:
         Conflict: the requested slug belongs to another post (the web editor would add "-2" instead).
     """
     errors = posts.validate(data, by=by, post=post)
+    # The header menu is the admins' to arrange: anyone else asking to move a page is told so.
+    if data.nav_order != (post.nav_order if post else None) and not by.has_role("admin"):
+        errors["nav_order"] = ["Only admins place pages in the header menu."]
+    elif data.nav_order is not None and data.kind != "page":
+        errors["nav_order"] = ["Only a page has a place in the header menu."]
     if errors:
         raise Invalid("The post has problems; nothing was saved.", schemas.api_fields(errors))
     # The service's own notion of a taken slug (other posts and their old addresses).

@@ -34,7 +34,10 @@ from blog.services.errors import NotFound
 from blog.services.posts import PostInput
 
 #: Fields a client may set on a post.
-POST_FIELDS = ("title", "body", "summary", "tags", "category", "status", "published_at", "slug", "cover_alt")
+POST_FIELDS = ("title", "body", "summary", "tags", "category", "status", "published_at", "slug", "cover_alt", "kind",
+               "nav_order")
+#: The header-menu positions an admin may give a page.
+MAX_NAV_ORDER = 1000
 #: Fields of the post object that are the server's to set: accepted and ignored, so that a post read
 #: with GET can be sent back with PUT. Any other name is refused (422): a typo is never silently lost.
 READ_ONLY = ("id", "url", "html", "author", "cover_image", "reading_time", "views", "comment_count",
@@ -155,6 +158,17 @@ def post_input(data: dict, base: PostInput) -> PostInput:
             values.publish_at = parse_time(value)
             if values.publish_at is None:
                 errors["published_at"] = ["Use an ISO-8601 date and time, e.g. 2030-05-01T09:00:00Z."]
+    if "kind" in data:
+        value = string(data, "kind", errors)
+        if value is not None:
+            values.kind = value  # the service checks it is "post" or "page" (and who may write pages)
+    if "nav_order" in data:
+        value = data["nav_order"]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or not 0 <= value <= MAX_NAV_ORDER):
+            errors["nav_order"] = [f"Must be a whole number from 0 to {MAX_NAV_ORDER:,}, or null (not in the menu)."]
+        else:
+            values.nav_order = value
     if errors:
         raise Invalid("Some fields are not valid; nothing was saved.", errors)
     return values
@@ -170,7 +184,8 @@ def post_base(post: Post) -> PostInput:
     return PostInput(title=post.title, body=post.body, summary=post.summary, tags=[tag.name for tag in post.tags],
                      category_id=post.category_id, status=post.status,
                      publish_at=post.published_at if post.status == "scheduled" else None,
-                     slug=post.slug, comments_enabled=post.comments_enabled)
+                     slug=post.slug, comments_enabled=post.comments_enabled, kind=post.kind,
+                     nav_order=post.nav_order)
 
 
 def _int_arg(name: str, default: int, errors: dict[str, list[str]], maximum: int | None = None) -> int:
@@ -233,7 +248,10 @@ def post_json(post: Post, comment_count: int) -> dict:
     return {
         "id": post.id,
         "slug": post.slug,
-        "url": absolute(url_for("posts.detail", slug=post.slug)),
+        "url": absolute(url_for("pages.page", slug=post.slug) if post.kind == "page"
+                        else url_for("posts.detail", slug=post.slug)),
+        "kind": post.kind,
+        "nav_order": post.nav_order,
         "title": post.title,
         "summary": post.summary,
         "body": post.body,

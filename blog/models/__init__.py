@@ -3,6 +3,7 @@ from blog.models.activity import Activity
 from blog.models.activity import PostViewDay
 from blog.models.base import utcnow
 from blog.models.comment import Comment
+from blog.models.importrun import ImportRun
 from blog.models.mail import MailMessage
 from blog.models.media import Media
 from blog.models.media import media_usage
@@ -21,6 +22,6 @@ from blog.models.subscription import SubscriptionDelivery
 from blog.models.token import ApiToken
 from blog.models.user import User
 
-__all__ = ["Activity", "ApiToken", "Category", "Comment", "DigestRun", "ImportedItem", "MailMessage", "Media", "Post", "PostAnnouncement",
-           "PostRedirect", "PostRevision", "PostViewDay", "Redirect", "Subscriber", "SubscriptionDelivery", "Tag", "User", "media_usage", "post_tags",
-           "utcnow"]
+__all__ = ["Activity", "ApiToken", "Category", "Comment", "DigestRun", "ImportedItem", "ImportRun", "MailMessage", "Media", "Post",
+           "PostAnnouncement", "PostRedirect", "PostRevision", "PostViewDay", "Redirect", "Subscriber", "SubscriptionDelivery", "Tag",
+           "User", "media_usage", "post_tags", "utcnow"]

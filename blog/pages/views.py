@@ -6,6 +6,7 @@ from flask import abort
 from flask import current_app
 from flask import redirect
 from flask import request
+from flask import url_for
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed
@@ -75,6 +76,12 @@ def page(slug: str) -> Response:
     try:
         found = pages.get_page(slug, current_user)
     except NotFound:
+        if request.method in ("GET", "HEAD") and not pages.redirect_target(request.full_path):
+            # A post's slug typed at the root (/<post-slug>): friendlier to send the reader to the post
+            # than to answer 404. Only a post this visitor may read (a draft's address stays a 404).
+            post = pages.visible_post(slug, current_user)
+            if post is not None:
+                return redirect(url_for("posts.detail", slug=post), 301)
         return _old_address(request.full_path)
     return render("pages/detail.html", page=found)
 

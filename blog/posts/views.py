@@ -43,6 +43,8 @@ def detail(slug: str) -> Response:
         if moved is None:
             raise
         return redirect(url_for("posts.detail", slug=moved), 301)
+    if post.kind == "page":  # a static page lives at /<slug>; /blog/<slug> is not its address
+        return redirect(url_for("pages.page", slug=post.slug), 301)
     reply_to = request.args.get("reply_to", type=int)  # the no-JS reply link draws its form in place
     cpage = comments.requested_page(post, current_user, reply_to=reply_to)
     # Forms only for those who can use them: building one puts a CSRF token in a new session,

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm import selectinload
@@ -193,6 +194,13 @@ def _send(key: str, frequency: str, posts: list[Post], *, compose: Callable, dry
     eligible = (Subscriber.frequency == frequency, Subscriber.confirmed_at.is_not(None),
                 Subscriber.bounced_at.is_(None), Subscriber.scope.in_(wanted))
     after, conflicts = "", 0
+    # Plain ids and scope sets: each batch's commit expires the ORM posts, and reading post.id on
+    # each address would reload them (a query per post per batch).
+    post_scopes = [(post.id, scopes[post.id]) for post in posts]
+    by_id = {post.id: post for post in posts}
+    # Addresses that get the same posts get the same mail but for the unsubscribe link: it is
+    # rendered once per run and post list, then copied with each address's own link.
+    rendered: dict[tuple[int, ...], tuple[dict, str]] = {}
     while True:
         # Keyset pages of addresses, then the ones already mailed among them, each query on an index
         # (a NOT EXISTS over the whole table made PostgreSQL re-scan it for every batch).
@@ -201,27 +209,28 @@ def _send(key: str, frequency: str, posts: list[Post], *, compose: Callable, dry
             .group_by(Subscriber.email).order_by(Subscriber.email).limit(BATCH)))
         if not candidates:
             return report
+        # The batch as a range of addresses (after, last], not IN lists of 500: a range scan of the
+        # (email, key) and (email, scope) unique indexes, where a 500-value IN took PostgreSQL 200 ms.
+        last = candidates[-1]
         done = set(db.session.scalars(select(SubscriptionDelivery.email).where(
-            SubscriptionDelivery.key == key, SubscriptionDelivery.email.in_(candidates))))
+            SubscriptionDelivery.email > after, SubscriptionDelivery.email <= last, SubscriptionDelivery.key == key)))
         emails = [email for email in candidates if email not in done]
         if not emails:
-            after = candidates[-1]
+            after = last
             continue
-        rows = db.session.execute(select(Subscriber.email, Subscriber.id, Subscriber.scope)
-                                  .where(*eligible, Subscriber.email.in_(emails))).all()
+        rows = [row for row in db.session.execute(
+            select(Subscriber.email, Subscriber.id, Subscriber.scope)
+            .where(*eligible, Subscriber.email > after, Subscriber.email <= last)).all() if row[0] not in done]
         followed: dict[str, tuple[set[str], list[int]]] = {}
         for email, subscriber_id, scope in rows:
             entry = followed.setdefault(email, (set(), []))
             entry[0].add(scope)
             entry[1].append(subscriber_id)
         sent = skipped = 0
-        messages = []
-        # Addresses that get the same posts get the same mail but for the unsubscribe link: it is
-        # rendered once per batch and post list, then copied with each address's own link.
-        rendered: dict[tuple[int, ...], tuple[MailMessage, str]] = {}
+        outbox: list[dict] = []
         for email in emails:
             chosen_scopes, ids = followed.get(email, (set(), []))
-            chosen = [post for post in posts if scopes[post.id] & chosen_scopes]
+            chosen = tuple(post_id for post_id, keys in post_scopes if keys & chosen_scopes)
             if not chosen:
                 skipped += 1
                 continue
@@ -230,22 +239,25 @@ def _send(key: str, frequency: str, posts: list[Post], *, compose: Callable, dry
                 report.recipients.append(email)
                 continue
             url = mail.absolute_url("subscriptions.unsubscribe", token=subscriptions.unsubscribe_token(email, ids))
-            same = rendered.get(tuple(post.id for post in chosen))
+            same = rendered.get(chosen)
             if same is None:
-                message = compose(email, chosen, url)
-                rendered[tuple(post.id for post in chosen)] = (message, url)
+                message = compose(email, [by_id[post_id] for post_id in chosen], url)
+                db.session.expunge(message)  # written with the batch below, in one statement, not by the ORM
+                fields = _outbox_row(message)
+                rendered[chosen] = (fields, url)
             else:
-                message = _copy_for(same[0], same[1], email, url)
-                db.session.add(message)
-            messages.append(message)
-            db.session.add(SubscriptionDelivery(email=email, key=key, mail=message))
-        if not dry_run:
+                fields = _copy_for(same[0], same[1], email, url)
+            outbox.append(fields)
+        if outbox:
             try:
-                db.session.flush()
-                # One queue task per batch instead of one per mail (SqliteHuey commits each enqueue).
-                # The ids are read now: after the commit every row is expired and would reload one by one.
-                message_ids = [message.id for message in messages]
-                mail.queue_in_bulk(message_ids)
+                # Core executemany, not one ORM object per address: at 10,000 addresses the unit of work
+                # and the per-row statements were most of the run. Outbox and delivery rows share the
+                # transaction; the unique (email, key) makes a second run's batch fail as a whole.
+                message_ids = _insert_outbox(outbox)
+                now = utcnow()
+                db.session.execute(SubscriptionDelivery.__table__.insert(), [
+                    {"email": fields["recipient"], "key": key, "mail_id": message_id, "created_at": now}
+                    for fields, message_id in zip(outbox, message_ids)])
                 db.session.commit()
             except IntegrityError:
                 # Another run mailed some of these addresses first: drop this batch and take it again,
@@ -255,8 +267,8 @@ def _send(key: str, frequency: str, posts: list[Post], *, compose: Callable, dry
                 if conflicts > 5:
                     raise
                 continue
-            if message_ids:
-                mail.enqueue_batch(message_ids)
+            # One queue task per batch instead of one per mail (SqliteHuey commits each enqueue).
+            mail.enqueue_batch(message_ids)
         report.sent += sent
         report.skipped += skipped
         if progress:
@@ -264,16 +276,38 @@ def _send(key: str, frequency: str, posts: list[Post], *, compose: Callable, dry
         after = candidates[-1]
 
 
-def _copy_for(message: MailMessage, url: str, email: str, own_url: str) -> MailMessage:
-    """``message`` for another address: the same text with that address's unsubscribe link.
+def _outbox_row(message: MailMessage) -> dict:
+    """The columns of a composed (not yet stored) outbox message, for a bulk INSERT."""
+    return {"kind": message.kind, "recipient": message.recipient, "subject": message.subject,
+            "text_body": message.text_body, "html_body": message.html_body or "", "headers": message.headers or {},
+            "created_at": utcnow(), "attempts": 0, "last_error": ""}
+
+
+def _copy_for(fields: dict, url: str, email: str, own_url: str) -> dict:
+    """``fields`` for another address: the same text with that address's unsubscribe link.
 
     The link is a signed token of URL-safe characters, so it reads the same in the text and the
     (escaped) HTML part, and nothing else in the mail can contain it.
     """
-    return MailMessage(kind=message.kind, recipient=email, subject=message.subject,
-                       text_body=message.text_body.replace(url, own_url),
-                       html_body=message.html_body.replace(url, own_url),
-                       headers=mail.unsubscribe_headers(own_url))
+    return {**fields, "recipient": email, "text_body": fields["text_body"].replace(url, own_url),
+            "html_body": fields["html_body"].replace(url, own_url), "headers": mail.unsubscribe_headers(own_url)}
+
+
+def _insert_outbox(rows: list[dict]) -> list[int]:
+    """Insert outbox rows in one executemany; their ids, in order.
+
+    PostgreSQL: the ids are drawn from the sequence first, so the INSERT needs no RETURNING (an
+    INSERT ... RETURNING of many rows is one huge statement the driver parses anew each batch).
+    SQLite: one multi-row INSERT ... RETURNING, which it runs quickly.
+    """
+    table = MailMessage.__table__
+    if db.session.get_bind().dialect.name == "postgresql":
+        ids = list(db.session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence('mail_messages', 'id')) FROM generate_series(1, :n)"),
+            {"n": len(rows)}))
+        db.session.execute(table.insert(), [{**row, "id": row_id} for row, row_id in zip(rows, ids)])
+        return ids
+    return list(db.session.scalars(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows))
 
 
 def _compose_digest(email: str, posts: list[Post], unsubscribe_url: str, key: str):

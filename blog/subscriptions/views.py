@@ -37,7 +37,7 @@ def _choices() -> list[tuple[str, str]]:
 
 
 #: The places a subscribe form sits (its id prefix comes back with it, so an htmx answer keeps it).
-FORM_IDS = ("subscribe-page", "sidebar-subscribe", "subscribe-after", "mine")
+FORM_IDS = ("subscribe-page", "footer-subscribe", "subscribe-after", "mine")
 
 
 def _form_values() -> dict[str, str]:

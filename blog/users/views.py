@@ -9,6 +9,7 @@ from blog.rendering import page_number
 from blog.rendering import render
 from blog.rendering import wants_fragment
 from blog.services import accounts
+from blog.services import feeds
 from blog.services import posts
 from blog.services import reading
 from blog.users import bp
@@ -23,4 +24,4 @@ def profile(username: str) -> Response:
     template = "main/index.html" if wants_fragment() else "users/profile.html"
     return render(template, block="post_list", user=user, page=page, heading=user.username,
                   endpoint="users.profile", args={"username": username}, sidebar=Sidebar(), feed_url=None,
-                  cards=reading.cards(page.items))
+                  cards=reading.cards(page.items), alternates=feeds.alternates("author_feed", username=user.username))

@@ -158,7 +158,7 @@ def test_a_failed_comment_focuses_the_field_in_error(client, app, thread):
 @pytest.mark.parametrize("path,role", [
     ("/", None), ("/auth/login", None), ("/auth/register", None), ("/auth/reset", None),
     ("/auth/profile", "reader"), ("/blog/create", "author"), ("/admin/comments", "moderator"),
-    ("/search?q=talk", None),
+    ("/search?q=talk", None), ("/admin/redirects", "admin"), ("/admin/import", "admin"),
 ])
 def test_every_label_matches_a_control_and_ids_are_unique(client, app, thread, csrf_on, path, role):
     post, _ = thread

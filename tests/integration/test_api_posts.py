@@ -19,7 +19,7 @@ from tests.factories import make_user
 API = "/api/v1"
 POST_FIELDS = {"id", "slug", "url", "title", "summary", "body", "html", "status", "tags", "category", "author",
                "cover_image", "cover_alt", "reading_time", "views", "comment_count", "created_at", "updated_at",
-               "published_at"}
+               "published_at", "kind", "nav_order"}
 LIST_FIELDS = {"items", "page", "per_page", "total", "pages"}
 ERROR_FIELDS = {"error", "message", "status"}
 
@@ -516,3 +516,56 @@ def test_cover_alt_is_read_and_written_and_kept_when_not_sent(client):
     assert refused.status_code == 422 and "cover_alt" in refused.get_json()["fields"]
     remote = client.patch(f"{API}/posts/{slug}", json={"body": "![x](https://cdn.example/x.png)"}, headers=headers)
     assert remote.status_code == 422 and "images from other sites" in remote.get_json()["fields"]["body"][0]
+
+
+# --- pages (kind and nav_order) -----------------------------------------------------------
+
+def test_pages_are_written_and_read_with_kind_and_nav_order(client):
+    admin = make_user(username="root", role="admin")
+    created = client.post(f"{API}/posts", headers=bearer(admin), json={
+        "title": "About us", "body": "Who we are.", "status": "published", "kind": "page", "nav_order": 2})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    body = created.get_json()
+    assert body["kind"] == "page" and body["nav_order"] == 2 and body["url"].endswith("/about-us")
+    page = db.session.scalar(select(Post).where(Post.slug == "about-us"))
+    assert page.kind == "page" and page.nav_order == 2
+    assert client.get("/about-us").status_code == 200
+    # PATCH moves it in the menu; PUT without kind or nav_order keeps both.
+    moved = client.patch(f"{API}/posts/about-us", headers=bearer(admin), json={"nav_order": 0})
+    assert moved.get_json()["nav_order"] == 0
+    replaced = client.put(f"{API}/posts/about-us", headers=bearer(admin),
+                          json={"title": "About us", "body": "Still us.", "status": "published"})
+    assert replaced.status_code == 200 and replaced.get_json()["kind"] == "page"
+    assert replaced.get_json()["nav_order"] == 0
+    # A read post sent back as it is round-trips.
+    again = client.put(f"{API}/posts/about-us", headers=bearer(admin), json=client.get(f"{API}/posts/about-us").get_json())
+    assert again.status_code == 200 and again.get_json()["kind"] == "page"
+    out = client.patch(f"{API}/posts/about-us", headers=bearer(admin), json={"nav_order": None})
+    assert out.get_json()["nav_order"] is None
+    plain = client.get(f"{API}/posts/{make_post(admin, title='Plain').slug}").get_json()
+    assert plain["kind"] == "post" and plain["nav_order"] is None and "/blog/" in plain["url"]
+
+
+@pytest.mark.parametrize("fields, name", [
+    ({"kind": "essay"}, "kind"), ({"kind": 3}, "kind"), ({"kind": "page", "nav_order": -1}, "nav_order"),
+    ({"kind": "page", "nav_order": "1"}, "nav_order"), ({"kind": "page", "nav_order": True}, "nav_order"),
+    ({"kind": "page", "nav_order": 10**6}, "nav_order"), ({"kind": "post", "nav_order": 1}, "nav_order"),
+])
+def test_bad_kind_or_nav_order_is_422_and_nothing_is_saved(client, fields, name):
+    admin = make_user(username="root", role="admin")
+    before = post_count()
+    response = client.post(f"{API}/posts", headers=bearer(admin), json={"title": "T", "body": "B", **fields})
+    body = assert_error(response, 422)
+    assert name in body["fields"] and post_count() == before
+
+
+def test_only_admins_place_pages_in_the_menu_and_readers_write_no_pages(client):
+    author = make_user(username="writer", role="author")
+    reader = make_user(username="reader", role="reader")
+    placed = client.post(f"{API}/posts", headers=bearer(author),
+                         json={"title": "Contact", "body": "Mail us.", "kind": "page", "nav_order": 1})
+    assert "nav_order" in assert_error(placed, 422)["fields"]
+    made = client.post(f"{API}/posts", headers=bearer(author), json={"title": "Contact", "body": "Mail us.", "kind": "page"})
+    assert made.status_code == 201 and made.get_json()["kind"] == "page" and made.get_json()["nav_order"] is None
+    refused = client.post(f"{API}/posts", headers=bearer(reader), json={"title": "Mine", "body": "B", "kind": "page"})
+    assert "kind" in assert_error(refused, 422)["fields"]

@@ -117,3 +117,23 @@ def test_unknown_post_is_404(client):
     response = client.get("/blog/no-such-post")
     assert response.status_code == 404
     assert "Page not found" in response.text
+
+
+def test_a_page_at_blog_slug_moves_to_its_own_address(client):
+    page = make_post(title="About", slug="about", kind="page")
+    response = client.get("/blog/about?x=1")
+    assert response.status_code == 301 and response.headers["Location"].endswith("/about")
+    assert client.get("/about").status_code == 200
+    draft = make_post(title="Secret", slug="secret", kind="page", status="draft")
+    assert client.get("/blog/secret").status_code == 404  # a draft page stays hidden, no redirect leaks it
+    assert page.id and draft.id
+
+
+def test_a_post_slug_at_the_root_redirects_to_the_post_but_never_a_draft(client):
+    make_post(title="Hello", slug="hello-there")
+    response = client.get("/hello-there")
+    assert response.status_code == 301 and response.headers["Location"].endswith("/blog/hello-there")
+    make_post(title="Hidden", slug="hidden-draft", status="draft")
+    assert client.get("/hidden-draft").status_code == 404
+    assert client.post("/hello-there").status_code in (404, 405)  # only reads are redirected
+    assert client.get("/no-such-thing").status_code == 404

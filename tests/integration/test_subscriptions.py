@@ -127,11 +127,11 @@ def test_unknown_scope_or_frequency_is_a_form_error(app, client):
 
 
 def test_htmx_subscribe_swaps_the_form_with_the_answer(app, client):
-    response = client.post("/subscribe", data={"email": "ann@example.com", "form_id": "sidebar-subscribe"},
+    response = client.post("/subscribe", data={"email": "ann@example.com", "form_id": "footer-subscribe"},
                            headers={"HX-Request": "true"})
     assert response.status_code == 200 and "<html" not in response.text
     assert "we sent a confirmation link to ann@example.com" in response.text and "autofocus" in response.text
-    assert 'id="sidebar-subscribe-form"' in response.text
+    assert 'id="footer-subscribe-form"' in response.text
     bad = client.post("/subscribe", data={"email": "nope", "form_id": "subscribe-after"}, headers={"HX-Request": "true"})
     assert bad.status_code == 422 and "<html" not in bad.text
     assert 'id="subscribe-after-form"' in bad.text and 'aria-invalid="true"' in bad.text
@@ -329,11 +329,33 @@ def test_signed_in_user_manages_their_subscriptions_on_their_profile(app, client
     assert db.session.get(Subscriber, subscriber.id) is None
 
 
-def test_subscribe_forms_appear_in_the_sidebar_and_after_a_post(app, client, databases):
+def test_subscribe_form_is_in_every_footer_and_after_a_post(app, client, databases):
+    import re
     post = make_post(title="With form", category=databases, tags=["sql"])
+    for path in ("/", "/tags", "/archive", f"/blog/{post.slug}", "/search?q=form", "/category/databases"):
+        response = client.get(path)
+        page = response.text
+        footer = page.split('<footer class="site-footer">', 1)[1]
+        assert 'id="footer-subscribe-form"' in footer and 'action="/subscribe"' in footer, path
+        assert '<label for="footer-subscribe-email">Email address</label>' in footer, path
+        assert "Set-Cookie" not in response.headers, path  # guests stay cookieless
+        ids = re.findall(r'\bid="([^"]+)"', page)
+        assert len(ids) == len(set(ids)), (path, [i for i in ids if ids.count(i) > 1])
+    for path in ("/auth/login", "/auth/register", "/auth/reset", "/subscribe"):  # their own forms ask for an email
+        assert 'id="footer-subscribe-form"' not in client.get(path).text, path
     home = client.get("/").text
-    assert 'id="sidebar-subscribe-form"' in home and 'action="/subscribe"' in home
-    assert 'value="category:databases"' in client.get("/category/databases").text
+    assert home.count('class="subscribe-form"') == 1  # the sidebar no longer repeats it
+    assert 'href="/feed.atom"' in home.split('aria-label="Main"', 1)[1].split("</nav>", 1)[0]  # beside RSS
+    category = client.get("/category/databases").text
+    footer = category.split('<footer class="site-footer">', 1)[1]
+    assert 'value="category:databases"' in footer
+    sidebar = category.split('<aside class="sidebar"', 1)[1].split("</aside>", 1)[0]
+    assert 'href="/category/databases/feed.atom"' in sidebar and 'href="/category/databases/feed.xml"' in sidebar
+    tag = client.get("/tag/sql").text.split('<aside class="sidebar"', 1)[1]
+    assert 'href="/tag/sql/feed.atom"' in tag
+    author = client.get(f"/user/{post.author.username}").text
+    assert f'href="/user/{post.author.username}/feed.atom"' in author
+    assert f'rel="alternate" type="application/atom+xml"' in author
     detail = client.get(f"/blog/{post.slug}").text
     assert 'id="subscribe-after-form"' in detail and 'value="tag:sql"' in detail
     assert 'for="subscribe-after-email"' in detail  # labelled

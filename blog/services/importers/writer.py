@@ -276,7 +276,8 @@ class Writer:
     def post(self, item: PostItem) -> Post:
         """A post or page: created, or updated in place when this source imported it before."""
         label = item.slug or item.title[:60]
-        post = db.session.get(Post, self.local_id("post", item.key) or 0)
+        known = self.local_id("post", item.key)
+        post = db.session.get(Post, known) if known else None  # a new item: no look-up for id 0
         title = " ".join((item.title or "").split())
         if not title:
             title = (item.slug or "Untitled").replace("-", " ").capitalize()
@@ -329,8 +330,9 @@ class Writer:
         media.link_usage(post.id, rendered.media_ids)
         self._cover(post, item)
         post.updated_at = item.updated_at or item.created_at or now  # set again: the cover's flush ran onupdate
-        for old in item.old_paths:
-            outcome = pages.add_redirect(old, post_url(post))
+        # All of the item's old addresses with one look-up (a look-up and a flush each made the
+        # redirects a fifth of a big import's time).
+        for outcome in pages.add_redirects([(old, post_url(post)) for old in item.old_paths]):
             if outcome:
                 self.report.count("redirect", outcome)
         self._remember("post", item.key, post.id)
@@ -363,7 +365,8 @@ class Writer:
         post_id = self.local_id("post", item.post_key)
         if post_id is None:
             raise Skip("its post was not imported")
-        comment = db.session.get(Comment, self.local_id("comment", item.key) or 0)
+        known = self.local_id("comment", item.key)
+        comment = db.session.get(Comment, known) if known else None
         created = comment is None
         if created:
             comment = Comment(post_id=post_id)
