@@ -108,8 +108,9 @@ def problems(page: Page, seen_links: dict[str, int]) -> list[str]:
 
 def site_paths(page: Page, role: str | None) -> list[str]:
     page.goto("/")
-    post = page.get_by_role("region", name="Recent comments").get_by_role("link").first.get_attribute("href")
-    post = post.split("#")[0]
+    link = page.get_by_role("region", name="Recent comments").get_by_role("link").first.get_attribute("href")
+    page.goto(link)  # a comment's permalink (/comments/<id>) redirects to the post page that shows it
+    post = page.url.removeprefix(page.url.split("/blog/")[0]).split("#")[0].split("?")[0]
     paths = ["/", "/?page=2", post, "/tags", "/search?q=pagination", "/search?q=pagination&page=2"]
     if role is None:
         paths += ["/auth/login", "/auth/register", "/auth/reset"]
