@@ -68,6 +68,9 @@ def test_insert_one_image_and_paste_another_into_the_body(open_page, audit, tmp_
     expect(page.get_by_role("heading", name="New post")).to_be_visible()  # nothing saved yet
 
     page.get_by_role("button", name="Save", exact=True).click()
+    # A saved draft is found among the writer's drafts, and previewed from there.
+    expect(page.get_by_role("heading", level=1)).to_have_text("My posts")
+    page.get_by_role("link", name="Preview “A post with two pictures”").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("A post with two pictures")
     article = page.get_by_role("article")
     for name in ("A blue sea", "A red square"):
@@ -104,6 +107,9 @@ def test_without_javascript_insert_image_appends_it_and_keeps_the_typed_text(ope
     expect(page.get_by_role("region", name="Preview").get_by_role("img", name="A green field")).to_be_visible()
     audit(page, "editor after a no-JS image insert")
     page.get_by_role("button", name="Save", exact=True).click()
+    # A saved draft is found among the writer's drafts, and previewed from there.
+    expect(page.get_by_role("heading", level=1)).to_have_text("My posts")
+    page.get_by_role("link", name="Preview “No script, one picture”").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("No script, one picture")
     expect(page.get_by_role("article").get_by_role("img", name="A green field")).to_be_visible()
 
