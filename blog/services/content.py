@@ -17,10 +17,12 @@ import xml.etree.ElementTree as etree
 import bleach
 import markdown
 from bleach.html5lib_shim import Filter
+from flask import has_app_context
 from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
 from pygments.token import STANDARD_TYPES
 
+from blog.services import media  # our images' sizes; media renders posts again through us
 from blog.services.errors import Invalid
 
 #: Tags a post body may contain after sanitising.
@@ -202,12 +204,8 @@ class OwnImages(Filter):
 
 
 def _media_rows(keys: set[str]) -> dict:
-    from flask import has_app_context
-
-    if not keys or not has_app_context():
+    if not keys or not has_app_context():  # rendering outside the app (unit tests): no rows to read
         return {}
-    from blog.services import media
-
     return media.image_rows(keys)
 
 

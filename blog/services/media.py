@@ -35,9 +35,14 @@ from sqlalchemy import update
 from werkzeug.datastructures import FileStorage
 
 from blog.extensions import db
+from blog.models import Media
 from blog.models import Post
 from blog.models import User
+from blog.models import media_usage
+from blog.services import content
+from blog.services.errors import Conflict
 from blog.services.errors import Invalid
+from blog.services.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -656,7 +661,6 @@ def save_image(user: User, upload: FileStorage | None, alt: str | None):
         Invalid: no alt text (``fields["image_alt"]``), or not a JPEG, PNG, GIF or WebP image,
             too big, too many pixels, or damaged (``fields["image"]``). Nothing is written then.
     """
-    from blog.models import Media
 
     text = check_alt(alt)
     if upload is None:
@@ -690,7 +694,6 @@ def record_imported_image(name: str, owner_id: int):
 
     After the commit, :func:`queue_media` makes its variants. An image that has a row keeps it.
     """
-    from blog.models import Media
 
     existing = db.session.scalar(select(Media).where(Media.key == name))
     if existing is not None:
@@ -730,7 +733,6 @@ def process_media(media_id: int, key: str) -> None:
     Then the posts that show it are rendered again, so their pages get its ``srcset``.
     Does nothing when the row is gone (its files went with it); safe to run twice.
     """
-    from blog.models import Media
 
     name = _media_name(key)
     row = db.session.execute(select(Media.key, Media.processed).where(Media.id == media_id)).one_or_none()
@@ -759,10 +761,6 @@ def process_media(media_id: int, key: str) -> None:
 
 def rerender_users_of(media_id: int) -> int:
     """Render again the posts whose body shows image ``media_id`` (its ``srcset`` changed); how many."""
-    from blog.models import Post
-    from blog.models import media_usage
-    from blog.services import content
-
     done = 0
     rows = db.session.execute(
         select(Post.id, Post.body).join(media_usage, media_usage.c.post_id == Post.id)
@@ -783,7 +781,6 @@ def rerender_users_of(media_id: int) -> int:
 
 def process_pending_media() -> int:
     """Process every image still waiting for its variants (the queue or the worker was down); how many."""
-    from blog.models import Media
 
     pending = db.session.execute(
         select(Media.id, Media.key).where(Media.processed.is_(False)).order_by(Media.id).limit(500)
@@ -793,7 +790,6 @@ def process_pending_media() -> int:
 
 def image_rows(keys) -> dict[str, tuple[int, int, int, bool]]:
     """``{key: (id, width, height, processed)}`` of the images ``keys`` that have a row: one query."""
-    from blog.models import Media
 
     keys = sorted(set(keys))
     if not keys:
@@ -818,7 +814,6 @@ def image_attributes(key: str, width: int, height: int, processed: bool) -> dict
 
 def link_usage(post_id: int, media_ids) -> None:
     """Record that post ``post_id`` shows exactly the images ``media_ids`` (in the caller's transaction)."""
-    from blog.models import media_usage
 
     db.session.execute(media_usage.delete().where(media_usage.c.post_id == post_id))
     ids = sorted(set(media_ids))
@@ -828,7 +823,6 @@ def link_usage(post_id: int, media_ids) -> None:
 
 def library(user: User, page: int = 1, per_page: int = 20):
     """``user``'s images, newest first, one page (a 404 past the last one)."""
-    from blog.models import Media
 
     query = select(Media).where(Media.owner_id == user.id).order_by(Media.created_at.desc(), Media.id.desc())
     return db.paginate(query, page=page, per_page=per_page, max_per_page=100)
@@ -836,8 +830,6 @@ def library(user: User, page: int = 1, per_page: int = 20):
 
 def usage(media_ids) -> dict[int, list[tuple[str, str, str]]]:
     """``{media id: [(title, slug, kind), ...]}``: the posts that show each image, in one query."""
-    from blog.models import Post
-    from blog.models import media_usage
 
     ids = list(media_ids)
     found: dict[int, list[tuple[str, str, str]]] = {i: [] for i in ids}
@@ -866,9 +858,6 @@ def delete_image(user: User, media_id: int) -> str:
         NotFound: there is no such image, or it is someone else's (no hint that it exists).
         Conflict: a post's body still shows it.
     """
-    from blog.models import Media
-    from blog.services.errors import Conflict
-    from blog.services.errors import NotFound
 
     row = db.session.get(Media, media_id)
     if row is None or row.owner_id != user.id:
