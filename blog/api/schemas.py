@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from blog.extensions import db
 from blog.models import Comment
 from blog.models import Post
+from blog.models.base import MAX_ID  # ids past it cannot name a row (also in the OpenAPI document)
 from blog.models import User
 from blog.services import media
 from blog.services import taxonomy
@@ -49,8 +50,6 @@ _API_NAMES = {"category_id": "category", "publish_at": "published_at"}
 MAX_PER_PAGE = 100
 #: Pages past this are refused before any query (an offset that large is never a real page).
 MAX_PAGE = 1_000_000
-#: Ids are 32-bit on every database we run; larger numbers cannot name a row.
-MAX_ID = 2**31 - 1
 _DIGITS = re.compile(r"[0-9]{1,30}")
 
 

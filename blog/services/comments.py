@@ -32,6 +32,7 @@ from blog.models import Comment
 from blog.models import Post
 from blog.models import User
 from blog.models import utcnow
+from blog.models.base import is_row_id
 from blog.permissions import can_manage
 from blog.services import activity
 from blog.services import content
@@ -168,7 +169,7 @@ def requested_page(post: Post, viewer=None, *, reply_to: int | None = None) -> i
     page = request.args.get("cpage", type=int)
     if page is not None:
         return min(max(page, 1), 10**9)
-    if reply_to and 0 < reply_to <= MAX_ID:
+    if is_row_id(reply_to):
         comment = db.session.get(Comment, reply_to)
         if comment is not None and comment.post_id == post.id:
             return page_of(comment, viewer)
@@ -340,7 +341,7 @@ def add(post: Post, *, by: User, body: str, parent_id: int | None = None, token:
 
 def get(comment_id: int) -> Comment:
     """The comment with ``comment_id`` (its post and author loaded). Raises NotFound."""
-    if not 0 < comment_id <= MAX_ID:  # no row has it, and the database could not even bind it
+    if not is_row_id(comment_id):  # no row has it, and the database could not even bind it
         raise NotFound("There is no such comment.")
     comment = db.session.scalar(select(Comment).options(joinedload(Comment.post), joinedload(Comment.author))
                                 .where(Comment.id == comment_id))
@@ -387,7 +388,6 @@ def _transition(comment: Comment, new_status: str) -> bool:
 #: A bulk request acts on at most this many comments.
 MAX_BULK = 1000
 #: Ids are 32-bit on every database we run; larger numbers name no row.
-MAX_ID = 2**31 - 1
 #: The statuses each action applies to: anything but the status it sets.
 ALLOWED_FROM = {action: tuple(s for s in ("pending", "approved", "rejected", "spam") if s != status)
                 for action, status in MODERATION.items()}
@@ -421,7 +421,7 @@ def moderate_many(ids: list[int], action: str, *, by: User, expected: str | None
     if len(ids) > MAX_BULK:
         raise Invalid(f"Moderate at most {MAX_BULK:,} comments at once.")
     outcome = Moderated(action)
-    outcome.skipped = {comment_id: "gone" for comment_id in ids if not 0 < comment_id <= MAX_ID}
+    outcome.skipped = {comment_id: "gone" for comment_id in ids if not is_row_id(comment_id)}
     ids = [comment_id for comment_id in ids if comment_id not in outcome.skipped]
     if not ids or by is None or not by.has_role("author"):
         outcome.skipped.update({comment_id: "not yours to moderate" for comment_id in ids})

@@ -33,6 +33,7 @@ from blog.extensions import db
 from blog.models import ImportRun
 from blog.models import User
 from blog.models import utcnow
+from blog.models.base import is_row_id
 from blog.services import paging
 from blog.services.errors import Invalid
 from blog.services.errors import NotFound
@@ -250,7 +251,7 @@ def fail_stale(*, requeue: bool = True) -> int:
 
 
 def get(run_id: int) -> ImportRun:
-    run = db.session.get(ImportRun, run_id) if 0 < run_id < 2**31 else None
+    run = db.session.get(ImportRun, run_id) if is_row_id(run_id) else None
     if run is None:
         raise NotFound("There is no such import.")
     return run

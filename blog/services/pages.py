@@ -16,6 +16,7 @@ from blog.extensions import cache
 from blog.extensions import db
 from blog.models import Post
 from blog.models import Redirect
+from blog.models.base import is_row_id
 from blog.services.errors import Invalid
 from blog.services.errors import NotFound
 
@@ -118,6 +119,8 @@ def normalize(path: str) -> str:
 
 def redirect_target(path: str) -> str | None:
     """Where an old address now lives (a path on this site), if a redirect is recorded for it."""
+    if "\x00" in path:  # no recorded address holds a NUL, and PostgreSQL cannot even compare one
+        return None
     return db.session.scalar(select(Redirect.target).where(Redirect.old_path == normalize(path)))
 
 
@@ -244,7 +247,7 @@ def search_redirects(q: str = "", page: int = 1, per_page: int = 50):
 
 
 def get_redirect(redirect_id: int) -> Redirect:
-    row = db.session.get(Redirect, redirect_id) if 0 < redirect_id < 2**31 else None
+    row = db.session.get(Redirect, redirect_id) if is_row_id(redirect_id) else None
     if row is None:
         raise NotFound("There is no such redirect.")
     return row

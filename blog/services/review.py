@@ -30,6 +30,7 @@ from blog.models import Post
 from blog.models import PostRedirect
 from blog.models import User
 from blog.models import utcnow
+from blog.models.base import is_row_id
 from blog.models.post import STATUSES
 from blog.services import activity
 from blog.services import taxonomy
@@ -44,7 +45,6 @@ PER_PAGE = 25
 MAX_BULK = 1000
 MAX_REASON = 2000
 #: Ids are 32-bit on every database we run; larger numbers name no row.
-MAX_ID = 2**31 - 1
 #: Which current statuses each action accepts.
 ALLOWED_FROM = {
     "publish": ("pending", "scheduled", "archived"),
@@ -85,7 +85,7 @@ def _conditions(filters: Filters) -> list:
     if filters.author:
         where.append(Post.author_id == select(User.id).where(User.username == filters.author).scalar_subquery())
     if filters.category is not None:
-        category = db.session.get(Category, filters.category)
+        category = db.session.get(Category, filters.category) if is_row_id(filters.category) else None
         where.append(Post.category_id.in_(taxonomy.subtree_ids(category)) if category else false())
     return where
 
@@ -164,7 +164,7 @@ def act(ids: list[int], action: str, *, by: User, reason: str = "", expected: st
     if not ids:
         return outcome
     posts = db.session.scalars(select(Post).options(joinedload(Post.author), selectinload(Post.tags))
-                               .where(Post.id.in_([i for i in ids if 0 < i <= MAX_ID]))).unique().all()
+                               .where(Post.id.in_([i for i in ids if is_row_id(i)]))).unique().all()
     outcome.found = {post.id: post for post in posts}
     eligible = []
     for post_id in ids:
@@ -298,7 +298,7 @@ def after_delete(outcome: Outcome) -> None:
 def get(post_id: int) -> Post:
     """The post with ``post_id`` and its author. Raises NotFound."""
     post = (db.session.scalar(select(Post).options(joinedload(Post.author)).where(Post.id == post_id))
-            if 0 < post_id <= MAX_ID else None)
+            if is_row_id(post_id) else None)
     if post is None:
         raise NotFound("There is no such post.")
     return post

@@ -21,6 +21,7 @@ from blog.models import ApiToken
 from blog.models import Comment
 from blog.models import Post
 from blog.models import User
+from blog.models.base import is_row_id
 from blog.models.user import ROLES
 from blog.services import accounts
 from blog.services import activity
@@ -108,7 +109,7 @@ def get(username: str) -> User:
 
 def get_by_id(user_id: int) -> User:
     """The user with ``user_id``. Raises NotFound."""
-    user = db.session.get(User, user_id) if 0 < user_id < 2**31 else None
+    user = db.session.get(User, user_id) if is_row_id(user_id) else None
     if user is None:
         raise NotFound("There is no such user.")
     return user
