@@ -82,7 +82,11 @@ def _ensure_wrk() -> str:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its live children (gunicorn's workers)."""
+    """User + system CPU of ``pid``, its live children (gunicorn's workers) and the ones it has reaped.
+
+    gunicorn recycles a worker after ``max_requests``: the dead worker's time is in the arbiter's
+    cutime/cstime, so counting the live workers alone made a block's CPU go down, even negative.
+    """
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     pids = [pid]
@@ -96,6 +100,8 @@ def _cpu_seconds(pid: int) -> float:
         except OSError:
             continue
         total += (int(fields[11]) + int(fields[12])) / ticks
+        if each == pid:
+            total += (int(fields[13]) + int(fields[14])) / ticks
     return total
 
 
