@@ -38,7 +38,7 @@ def test_insert_one_image_and_paste_another_into_the_body(open_page, audit, tmp_
     # 1. The control: a file and its (required) alt text, inserted at the cursor.
     page.get_by_label("Image to insert").set_input_files(str(picture(tmp_path, "sea.png", (20, 60, 200))))
     page.get_by_role("button", name="Insert image").click()
-    status = page.locator("#insert-image-status")
+    status = page.get_by_role("status", name="Image insert")
     expect(status).to_contain_text("alt text is required")
     expect(page.get_by_label("Image description (alt text)")).to_be_focused()
     page.get_by_label("Image description (alt text)").fill("A blue sea")

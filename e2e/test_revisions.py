@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 
 def autosave_status(page: Page):
-    return page.locator("#autosave")
+    return page.get_by_role("status", name="Autosave")
 
 
 def test_typing_autosaves_a_draft_and_an_older_revision_is_restored(open_page, audit) -> None:

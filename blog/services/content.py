@@ -193,8 +193,6 @@ class OwnImages(Filter):
                     if info is None:
                         attrs[(None, "loading")] = "lazy"
                     else:
-                        from blog.services import media
-
                         media_id, width, height, processed = info
                         if used is not None:
                             used.add(media_id)
