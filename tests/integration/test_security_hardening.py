@@ -134,12 +134,27 @@ HOSTILE = {
 }
 
 
+def _cpu_seconds(call, under: float, tries: int = 3):
+    """``call``'s result and the CPU time of this thread it took, the least of up to ``tries`` runs.
+
+    Thread CPU time is the work a request costs whatever else the machine does, but one run on a
+    loaded VM can still read high (a full GC pass, stolen time charged to the thread): a run under
+    ``under`` ends the tries. The slow shapes guarded against cost seconds to minutes on every run.
+    """
+    best = None
+    for _ in range(tries):
+        start = time.thread_time()
+        result = call()
+        elapsed = time.thread_time() - start
+        best = elapsed if best is None else min(best, elapsed)
+        if best < under:
+            break
+    return result, best
+
+
 def _fast_or_refused(call) -> None:
-    # CPU time of this thread, which runs the whole request (test client): the work the request
-    # costs, whatever else the machine is busy with (wall clock on a loaded CI box says little).
-    start = time.thread_time()
-    response = call()
-    elapsed = time.thread_time() - start
+    # The test client runs the whole request in this thread.
+    response, elapsed = _cpu_seconds(call, under=0.5)
     assert response.status_code < 500
     assert 400 <= response.status_code < 500 or elapsed < 0.5, (response.status_code, elapsed)
     assert elapsed < 1.0, elapsed  # even a refusal comes quickly
@@ -173,9 +188,9 @@ def test_too_complex_markdown_says_why_in_the_preview_and_the_editor(client):
 def test_a_refused_body_is_not_rendered_at_all(client):
     login_as(client, make_user(role="author"))
     client.get("/blog/create")  # compile the editor's templates first: the timing is of the refusal alone
-    start = time.thread_time()
-    response = client.post("/blog/create", data={"title": "T", "body": "[" * 150_000, "status": "draft"})
-    assert response.status_code == 422 and time.thread_time() - start < 0.5  # rendering it took minutes
+    response, elapsed = _cpu_seconds(
+        lambda: client.post("/blog/create", data={"title": "T", "body": "[" * 150_000, "status": "draft"}), under=0.5)
+    assert response.status_code == 422 and elapsed < 0.5  # rendering it took minutes
     assert "too long to render" in response.text
 
 
@@ -196,10 +211,12 @@ def test_legitimate_long_markdown_still_renders_within_the_budget():
 
 @pytest.mark.parametrize("text", ["[" * 301, "[x] " * 5_001 + "\n\n", "- a\n" + " " * 65 + "- b\n", "> " * 17 + "deep"])
 def test_shapes_markdown_is_slow_on_are_refused_before_converting(text):
-    start = time.thread_time()
-    with pytest.raises(content.TooComplex):
-        content.render_markdown(text)
-    assert time.thread_time() - start < 0.1
+    def refused() -> bool:
+        with pytest.raises(content.TooComplex):
+            content.render_markdown(text)
+        return True
+
+    assert _cpu_seconds(refused, under=0.1)[1] < 0.1
 
 
 def test_brackets_inside_fenced_code_do_not_count():
