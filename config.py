@@ -128,6 +128,11 @@ class Config:
     PAGE_CACHE = _env_bool("PAGE_CACHE", True)
     #: Longest a cached page lives; any change to what it shows replaces it at once anyway.
     PAGE_CACHE_TIMEOUT = _env_int("PAGE_CACHE_TIMEOUT", 300)
+    #: Each process keeps copies of what it read from that cache (pages, widgets, generations),
+    #: up to this many bytes (0: none), dropped the moment any process announces a change, and
+    #: at most NEAR_CACHE_SECONDS old: a cache hit then costs no round trip to Redis.
+    NEAR_CACHE_BYTES = _env_int("NEAR_CACHE_BYTES", 16 << 20)
+    NEAR_CACHE_SECONDS = _env_float("NEAR_CACHE_SECONDS", 10.0)
     #: How long nginx or a CDN may keep a guest's page (Cache-Control s-maxage), and serve it stale
     #: while fetching a fresh one: they cannot be told about changes, so keep these short.
     HTTP_S_MAXAGE = _env_int("HTTP_S_MAXAGE", 10)

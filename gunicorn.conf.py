@@ -22,10 +22,12 @@ timeout = 30
 graceful_timeout = 25
 #: nginx keeps upstream connections open (``keepalive`` in deploy/nginx/inkwell.conf).
 keepalive = 5
-#: Recycle workers now and then so a slow leak can never grow without bound (rarely: a new worker
-#: imports the whole app, about a second of CPU).
-max_requests = 20000
-max_requests_jitter = 2000
+#: Recycle workers now and then so a slow leak can never grow without bound, but rarely and far
+#: apart: a new worker imports the whole app (about 1.5 s of CPU), and two workers recycling
+#: within that time left none to answer (cached pages' p99 went from 10 ms to 950 ms in
+#: ``make bench``). The jitter as wide as the limit spreads the workers' turns over 100-200k requests.
+max_requests = 100000
+max_requests_jitter = 100000
 
 #: X-Forwarded-Proto is trusted from these addresses only (the app's own ProxyFix, PROXY_COUNT,
 #: decides which X-Forwarded-For hop rate limits see). "*" inside a container network.

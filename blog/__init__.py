@@ -18,6 +18,7 @@ from blog.extensions import htmx
 from blog.extensions import limiter
 from blog.extensions import login_manager
 from blog.extensions import migrate
+from blog.services import pagecache
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,6 +61,7 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     csrf.init_app(app)
     bcrypt.init_app(app)
     cache.init_app(app)
+    pagecache.init_app(app)  # after the cache: its change feed follows the backend
     htmx.init_app(app)
     limiter.init_app(app)
     _configure_sqlite(app)

@@ -12,6 +12,7 @@ from blog.services import accounts
 from blog.services import backup
 from blog.services import demo
 from blog.services import fulltext
+from blog.services import pagecache
 from blog.services.errors import ServiceError
 
 
@@ -109,9 +110,7 @@ def send_digest(dry_run: bool, since) -> None:
 @click.command("clear-cache")
 def clear_cache() -> None:
     """Empty the shared cache (every process's cached widgets and pages)."""
-    from blog.extensions import cache
-
-    cache.clear()
+    pagecache.clear()
     click.echo("Cache cleared.")
 
 

@@ -378,10 +378,10 @@ class QuickHits:
         endpoint, view_args = matched
         # What ``request.headers.get(name, "")`` reads on the Flask side (``EnvironHeaders``).
         variant = [f"{name}={environ.get(key, '')}" for name, key in _KEY_ENVIRON]
-        # One round trip, straight to the cache backend (no app context to push and pop for a hit):
-        # the entry and the generations it must have been rendered under.
+        # This process's copy, or one round trip straight to the cache backend (no app context to
+        # push and pop for a hit): the entry and the generations it must have been rendered under.
         _, _, entry = pagecache.lookup(req.full_path, variant, [pagecache.SITE, *CACHEABLE[endpoint](view_args)],
-                                       backend=self.backend)
+                                       backend=self.backend, near=self.app.extensions.get("pagecache.near"))
         if entry is None:
             return None
         if entry.post_id is not None:

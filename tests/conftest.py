@@ -51,9 +51,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from blog import create_app
-from blog.extensions import cache
 from blog.extensions import db
 from blog.extensions import limiter
+from blog.services import pagecache
 from config import TestingConfig
 
 
@@ -77,7 +77,7 @@ def app(tmp_path) -> Iterator[Flask]:
         # Close the pool now: one app (and pool) per test would otherwise pile up idle
         # PostgreSQL connections until "too many clients"; in-memory SQLite goes with its connection.
         db.engine.dispose()
-        cache.clear()
+        pagecache.clear()
         limiter.reset()
         huey.flush()
 

@@ -35,8 +35,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.engine import make_url
 
-from blog.extensions import cache
 from blog.extensions import db
+from blog.services import pagecache
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -228,7 +228,7 @@ def restore(archive_path: str | os.PathLike, *, force: bool = False,
         db.engine.dispose()  # no pooled connection keeps a view of the database from before
         files, size = _restore_uploads(archive, progress)
     try:
-        cache.clear()  # cached widgets describe the database that was replaced
+        pagecache.clear()  # cached pages and widgets describe the database that was replaced
     except Exception:  # noqa: BLE001 - a cache that is down holds nothing stale either
         current_app.logger.warning("could not clear the cache after a restore", exc_info=True)
     return Report(path=archive_path, dialect=dialect, revision=manifest.get("revision"), files=files, bytes=size,

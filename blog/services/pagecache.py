@@ -15,6 +15,11 @@ Areas:
 - ``neighbours``: which published posts there are, their titles and order: the previous/next,
   related and "more from" links on every post page (not bumped by comments, unlike ``listings``).
 
+Each process keeps a copy of what it read (``Near``): the generations, pages and widget values,
+trusted only while the change feed's epoch stands (``blog/changefeed.py``). A bump anywhere
+moves every process's epoch, so a cache hit costs no round trip to the shared cache at all,
+and an invalidation is still seen by the next request on every process.
+
 The bumps come from SQLAlchemy session events, so every writer (views, API, admin, CLI, the
 worker) invalidates without having to remember to: a flush that inserts, changes or deletes a
 post, comment, category, tag or user records the areas it touches; the commit bumps them; a
@@ -26,13 +31,17 @@ import functools
 import gzip
 import hashlib
 import os
+import sys
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from flask import Flask
 from flask import current_app
 from flask import has_request_context
 from flask import request
@@ -42,6 +51,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import SessionTransaction
 
+from blog import changefeed
 from blog.extensions import cache
 
 #: ``session.info`` key: areas touched by the open transaction, bumped when it commits.
@@ -61,6 +71,116 @@ def post_area(slug: str) -> str:
     return f"post:{slug}"
 
 
+# --- this process's copies -----------------------------------------------------------------
+
+class Near:
+    """What this process read from the shared cache, kept while the change feed's epoch stands.
+
+    Generations, pages and widget values, at most ``max_bytes`` of them (least recently used go
+    first) and none older than ``max_age`` seconds. ``epoch()`` is read before each read of the
+    shared cache, and a copy is kept only under the epoch read before it was fetched: a bump
+    that lands in between moves the epoch, so that copy is never used (see ``keep``).
+    """
+
+    def __init__(self, feed, max_bytes: int = 16 << 20, max_age: float = 10.0) -> None:
+        self.feed, self.max_bytes, self.max_age = feed, max_bytes, max_age
+        self._lock = threading.Lock()
+        self._epoch: Any = None
+        self._items: OrderedDict[str, tuple[Any, int, float]] = OrderedDict()
+        self._bytes = 0
+
+    def epoch(self) -> Any:
+        """The feed's epoch now (None: trust nothing local); a new one drops every copy."""
+        try:
+            epoch = self.feed.epoch()
+        except Exception:  # a feed that cannot answer is a feed that cannot be trusted
+            epoch = None
+        if epoch != self._epoch or epoch is None:
+            with self._lock:
+                if epoch != self._epoch or epoch is None:
+                    self._items.clear()
+                    self._bytes, self._epoch = 0, epoch
+        return epoch
+
+    def get(self, key: str, epoch: Any) -> Any:
+        """The copy of ``key`` kept under ``epoch``, or None."""
+        if epoch is None or epoch != self._epoch:
+            return None
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            if time.monotonic() - item[2] > self.max_age:
+                self._drop(key)
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def keep(self, epoch: Any, values: dict[str, Any]) -> None:
+        """Keep ``values`` (read from the shared cache after ``epoch`` was read), if it still stands."""
+        if epoch is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if epoch != self._epoch:
+                return
+            for key, value in values.items():
+                if value is None:
+                    continue
+                self._drop(key)
+                size = _size(value)
+                if size > self.max_bytes // 8:
+                    continue
+                self._items[key] = (value, size, now)
+                self._bytes += size
+            while self._bytes > self.max_bytes and self._items:
+                self._drop(next(iter(self._items)))
+
+    def _drop(self, key: str) -> None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self._bytes -= item[1]
+
+    def announce(self) -> None:
+        """A bump was written to the shared cache: move every process's epoch on."""
+        try:
+            self.feed.announce()
+        except Exception:  # Redis gone: every subscriber has lost its feed too, and trusts nothing local
+            current_app.logger.warning("page cache: could not announce a change", exc_info=True)
+        self.epoch()
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, Entry):
+        return len(value.body) + 1024
+    if isinstance(value, (str, bytes)):
+        return len(value) + 64
+    return sys.getsizeof(value) + 512
+
+
+def make_feed(app: Flask):
+    """The change feed that reaches every process sharing this app's cache backend."""
+    backend = app.extensions["cache"][cache]
+    kind = type(backend).__name__
+    prefix = app.config.get("CACHE_KEY_PREFIX") or ""
+    if "Redis" in kind:
+        return changefeed.RedisFeed(backend._write_client, f"{prefix}pagecache:changes")
+    if app.config.get("CACHE_DIR") and kind in ("SQLiteCache", "FileSystemCache"):
+        return changefeed.FileFeed(os.path.join(app.config["CACHE_DIR"], f"{prefix or 'blog'}.changes"))
+    return changefeed.LocalFeed()
+
+
+def init_app(app: Flask) -> None:
+    """Give ``app`` its process-local tier (``NEAR_CACHE_BYTES`` 0 turns it off)."""
+    size = app.config["NEAR_CACHE_BYTES"]
+    app.extensions["pagecache.near"] = (
+        Near(make_feed(app), max_bytes=size, max_age=app.config["NEAR_CACHE_SECONDS"]) if size else None)
+
+
+def _near(app: Flask | None = None) -> Near | None:
+    return (app or current_app).extensions.get("pagecache.near")
+
+
 # --- generations --------------------------------------------------------------------------
 
 def _gen_key(area: str) -> str:
@@ -75,7 +195,8 @@ def _new_token() -> str:
 
 
 def generations(areas: Iterable[str]) -> dict[str, str]:
-    """The current token of each area (one round trip; memoised for the rest of the request).
+    """The current token of each area (this process's copies, else one round trip; memoised for
+    the rest of the request).
 
     An area with no token yet (never bumped, or evicted) gets a new one: entries keyed on the
     lost token are orphaned, never served stale.
@@ -85,6 +206,15 @@ def generations(areas: Iterable[str]) -> dict[str, str]:
     known: dict[str, str] = request.environ.setdefault(_MEMO, {}) if has_request_context() else {}
     missing = [area for area in areas if area not in known]
     if missing:
+        near = _near()
+        epoch = near.epoch() if near is not None else None
+        if near is not None:
+            for area in missing:
+                token = near.get(_gen_key(area), epoch)
+                if token is not None:
+                    known[area] = token
+            missing = [area for area in missing if area not in known]
+    if missing:
         values = cache.get_many(*(_gen_key(area) for area in missing))
         fresh = {}
         for area, value in zip(missing, values):
@@ -93,6 +223,8 @@ def generations(areas: Iterable[str]) -> dict[str, str]:
             known[area] = value
         if fresh:
             cache.set_many(fresh, timeout=0)
+        if near is not None:  # only what was read: a token made here may lose to another process's
+            near.keep(epoch, {_gen_key(area): value for area, value in zip(missing, values)})
     return {area: known[area] for area in areas}
 
 
@@ -104,8 +236,22 @@ def bump(*areas: str) -> None:
         request.environ.pop(_MEMO, None)
     try:
         cache.set_many({_gen_key(area): _new_token() for area in dict.fromkeys(areas)}, timeout=0)
+        announce()
     except Exception:  # called after a commit: the change stands; the pages expire within PAGE_CACHE_TIMEOUT
         current_app.logger.exception("could not bump page-cache generations %s", sorted(areas))
+
+
+def announce() -> None:
+    """Tell every process the shared cache changed (after ``bump`` or a ``clear``): their copies go."""
+    near = _near()
+    if near is not None:
+        near.announce()
+
+
+def clear() -> None:
+    """Empty the shared cache (pages, widgets, generations) and every process's copies of it."""
+    cache.clear()
+    announce()
 
 
 def changed_at(tokens: Iterable[str]) -> float:
@@ -159,18 +305,43 @@ def page_key(url: str, variant: Iterable[str], gens: dict[str, str] | None = Non
 
 
 def lookup(url: str, variant: Iterable[str], areas: Iterable[str], environ: dict | None = None, *,
-           backend=None) -> tuple[str, dict[str, str], Entry | None]:
-    """(key, current generations, the stored entry if it was rendered under exactly those) in ONE
-    cache round trip (an MGET of the entry and the areas' tokens): the cached path's only one.
+           backend=None, near: Near | None = None) -> tuple[str, dict[str, str], Entry | None]:
+    """(key, current generations, the stored entry if it was rendered under exactly those).
+
+    From this process's copies when the change feed's epoch stands (no round trip), else in
+    ONE cache round trip (an MGET of the entry and the areas' tokens).
 
     An entry rendered before any of its areas changed carries older tokens and is not returned,
     so invalidation stays exact and immediate on every process; a missing token gets a new one,
     as in ``generations``. With ``environ`` the tokens are memoised for the rest of the request.
-    ``backend``: the cache backend itself, for a caller outside an app context (``QuickHits``).
+    ``backend`` and ``near``: the cache backend and this app's ``Near``, for a caller outside an
+    app context (``QuickHits``).
     """
-    store = cache if backend is None else backend
+    if backend is None:
+        store, near = cache, _near()
+    else:
+        store = backend
     areas = list(dict.fromkeys(areas))
     key = page_key(url, variant)
+    epoch = near.epoch() if near is not None else None
+    if epoch is not None:
+        gens = {}
+        for area in areas:
+            token = near.get(_gen_key(area), epoch)
+            if token is None:
+                break
+            gens[area] = token
+        else:  # every token known here: at most the entry to fetch
+            value = near.get(key, epoch)
+            if value is None:
+                value = store.get(key)
+                if isinstance(value, Entry) and value.extra.get("gens") == gens:
+                    near.keep(epoch, {key: value})
+            if environ is not None:
+                environ.setdefault(_MEMO, {}).update(gens)
+            if not isinstance(value, Entry) or value.extra.get("gens") != gens:
+                return key, gens, None
+            return key, gens, value
     value, *tokens = store.get_many(key, *(_gen_key(area) for area in areas))
     gens, fresh = {}, {}
     for area, token in zip(areas, tokens):
@@ -181,7 +352,11 @@ def lookup(url: str, variant: Iterable[str], areas: Iterable[str], environ: dict
         store.set_many(fresh, timeout=0)
     if environ is not None:
         environ.setdefault(_MEMO, {}).update(gens)
-    if not isinstance(value, Entry) or fresh or value.extra.get("gens") != gens:
+    current = isinstance(value, Entry) and not fresh and value.extra.get("gens") == gens
+    if near is not None:
+        near.keep(epoch, {**{_gen_key(area): token for area, token in zip(areas, tokens)},
+                          key: value if current else None})
+    if not current:
         return key, gens, None
     return key, gens, value
 
@@ -202,8 +377,11 @@ def store(key: str, body: bytes, *, status: int, headers: list[tuple[str, str]],
 
 
 def save(key: str, entry: Entry) -> None:
-    """Put ``entry`` in the cache at ``key``."""
+    """Put ``entry`` in the cache at ``key`` (and keep it in this process)."""
     cache.set(key, entry, timeout=current_app.config["PAGE_CACHE_TIMEOUT"])
+    near = _near()
+    if near is not None:
+        near.keep(near.epoch(), {key: entry})
 
 
 # --- memoised widgets ---------------------------------------------------------------------
@@ -211,7 +389,8 @@ def save(key: str, entry: Entry) -> None:
 def memoize(*areas: str, timeout: int = 60) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Cache a function's result in the shared cache until ``timeout`` or a change to ``areas``.
 
-    For the sidebar widgets: data, not HTML; arguments become part of the key.
+    For the sidebar widgets: data, not HTML; arguments become part of the key. This process
+    keeps a copy too (``Near``), shared by its requests: callers must not change the value.
     """
 
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -219,10 +398,15 @@ def memoize(*areas: str, timeout: int = 60) -> Callable[[Callable[..., Any]], Ca
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            near = _near()
             try:
                 gens = generations([SITE, *areas])
                 raw = repr((name, args, sorted(kwargs.items()), list(gens.values())))
                 key = "memo:" + hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+                epoch = near.epoch() if near is not None else None
+                value = near.get(key, epoch) if near is not None else None
+                if value is not None:
+                    return value
                 value = cache.get(key)
             except Exception:  # the cache is down: the widget costs its query, the page still renders
                 current_app.logger.warning("cache unavailable for %s", name, exc_info=True)
@@ -233,6 +417,8 @@ def memoize(*areas: str, timeout: int = 60) -> Callable[[Callable[..., Any]], Ca
                     cache.set(key, value, timeout=timeout)
                 except Exception:
                     current_app.logger.warning("could not cache %s", name, exc_info=True)
+            if near is not None:
+                near.keep(epoch, {key: value})
             return value
 
         wrapper.uncached = fn  # type: ignore[attr-defined]

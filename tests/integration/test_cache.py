@@ -8,7 +8,6 @@ import pytest
 from flask import Flask
 
 from blog import create_app
-from blog.extensions import cache
 from blog.extensions import db
 from blog.models import Post
 from blog.models import User
@@ -16,12 +15,12 @@ from blog.services import comments
 from blog.services import pagecache
 from blog.services import taxonomy
 from blog.services import viewcounts
-from config import TestingConfig
 from tests.conftest import HX
 from tests.factories import login_as
 from tests.factories import make_comment
 from tests.factories import make_post
 from tests.factories import make_user
+from config import TestingConfig
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
 
@@ -212,7 +211,7 @@ def two_apps(tmp_path) -> Iterator[tuple[Flask, Flask]]:
     yield first, second
     for each in (first, second):
         with each.app_context():
-            cache.clear()
+            pagecache.clear()
             if each is first:
                 db.drop_all()
             db.engine.dispose()

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 
-from blog.extensions import cache
 from blog.extensions import db
 from blog.services import demo
+from blog.services import pagecache
 from tests.conftest import HX
 from tests.factories import wipe_content
 
@@ -15,7 +15,7 @@ def _count(client, count_queries, url, *, warm: bool = False, **kwargs) -> int:
     if warm:
         client.get(url, **kwargs)
     else:
-        cache.clear()
+        pagecache.clear()
     db.session.expunge_all()  # nothing cached in the identity map between measurements
     with count_queries() as queries:
         response = client.get(url, **kwargs)

@@ -16,16 +16,16 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 from sqlalchemy import text
 
-from blog.extensions import cache
 from blog.extensions import db
 from blog.models import Category
 from blog.models import Post
-from blog.models import Tag
 from blog.models import post_tags
+from blog.models import Tag
 from blog.models import User
 from blog.models import utcnow
 from blog.services import demo
 from blog.services import fulltext
+from blog.services import pagecache
 from blog.services import posts
 from tests.conftest import HX
 from tests.factories import make_post
@@ -402,7 +402,7 @@ def _search_counts(client, count_queries) -> dict[str, int]:
         if warm:
             client.get(url, **kwargs)
         else:
-            cache.clear()
+            pagecache.clear()
         db.session.expunge_all()
         with count_queries() as queries:
             assert client.get(url, **kwargs).status_code == 200

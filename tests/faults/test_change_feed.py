@@ -1,0 +1,77 @@
+"""The Redis change feed on our own redis-server: trusted only while subscribed, never stale after a break."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from blog import changefeed
+from blog.extensions import db
+from blog.services import pagecache
+from tests.factories import make_post
+from tests.faults.conftest import make_live_app
+
+pytestmark = pytest.mark.slow
+
+
+def _settled(feed, seconds: float = 2.0):
+    """The feed's epoch once its subscription is confirmed (it answers None until then)."""
+    deadline = time.monotonic() + seconds
+    while (epoch := feed.epoch()) is None:
+        assert time.monotonic() < deadline, "the subscription was never confirmed"
+        time.sleep(0.01)
+    return epoch
+
+
+def test_an_announcement_reaches_every_subscriber_before_it_returns(redis_server):
+    reader = changefeed.RedisFeed(redis.Redis.from_url(redis_server.url), "changes")
+    writer = changefeed.RedisFeed(redis.Redis.from_url(redis_server.url), "changes")
+    before, _ = _settled(reader), _settled(writer)
+    assert reader.epoch() == before  # nothing announced: the same epoch, no round trip
+    for _ in range(20):
+        writer.announce()
+        now = reader.epoch()
+        assert now != before
+        before = now
+
+
+def test_a_broken_subscription_trusts_nothing_until_it_is_back(redis_server):
+    feed = changefeed.RedisFeed(redis.Redis.from_url(redis_server.url, socket_timeout=0.5), "changes")
+    first = _settled(feed)
+    redis_server.stop()
+    assert feed.epoch() is None  # the socket closed: nothing kept locally may be used
+    assert feed.epoch() is None  # and it does not hammer a server that is gone
+    redis_server.start()
+    time.sleep(changefeed.RETRY_SECONDS)
+    again = _settled(feed)
+    assert again != first  # a new subscription: the epochs before the break never come back
+
+
+def test_an_app_never_serves_its_copy_across_a_redis_restart(tmp_path, redis_server):
+    app = make_live_app(tmp_path, REDIS_URL=redis_server.url, PAGE_CACHE=True, RATELIMIT_STORAGE_URI="memory://",
+                        MAIL_SERVER=None)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        try:
+            make_post(title="Before the restart")
+            client = app.test_client()
+            client.get("/")
+            near = app.extensions["pagecache.near"]
+            _settled(near.feed)
+            client.get("/")
+            assert client.get("/").headers["X-Page-Cache"] == "hit"
+            redis_server.stop()
+            page = client.get("/")  # served, by the app itself: no copy is trusted without the feed
+            assert page.status_code == 200 and "Before the restart" in page.text and near.epoch() is None
+            redis_server.start()
+            time.sleep(changefeed.RETRY_SECONDS)
+            make_post(title="After the restart")
+            assert "After the restart" in client.get("/").text
+            pagecache.clear()
+        finally:
+            db.session.remove()
+            if db.engine.dialect.name != "sqlite":
+                db.drop_all()
+            db.engine.dispose()
