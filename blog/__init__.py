@@ -55,6 +55,9 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     assets.init_app(app)  # fingerprinted, pre-compressed static files through WhiteNoise
 
     logs.configure(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A SQLite connection is a file, not a socket a server can drop: no ping before each checkout.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)

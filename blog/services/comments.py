@@ -1,6 +1,7 @@
 """Comments: threads, the rules for writing them, spam defence and moderation."""
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 from dataclasses import field
@@ -10,10 +11,10 @@ from flask import current_app
 from markupsafe import Markup
 from itsdangerous import BadSignature
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import literal
-from sqlalchemy import update
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -100,10 +101,13 @@ _CHILD = aliased(Comment, name="child_comment")
 def _roots(post: Post, viewer):
     """Conditions for the comments shown at the top level: no parent, or one the viewer cannot see
     (a reply to a rejected comment stands on its own, as ``thread`` has always drawn it)."""
+    return _roots_for(Comment.post_id == post.id, lambda table: _visible(post, viewer, table))
+
+
+def _roots_for(of_post, visible):
     parent = _PARENT
-    shown_parent = select(parent.id).where(parent.id == Comment.parent_id, _visible(post, viewer, parent))
-    return [Comment.post_id == post.id, _visible(post, viewer),
-            or_(Comment.parent_id.is_(None), ~shown_parent.exists())]
+    shown_parent = select(parent.id).where(parent.id == Comment.parent_id, visible(parent))
+    return [of_post, visible(Comment), or_(Comment.parent_id.is_(None), ~shown_parent.exists())]
 
 
 def per_page() -> int:
@@ -121,17 +125,21 @@ def thread(post: Post, viewer=None, page: int | None = None, *, paginate: bool =
     inline, and commenters see their own comments that wait for review.
     """
     size = per_page()
-    roots_where = _roots(post, viewer)
-    n_roots, count = db.session.execute(select(
-        select(func.count()).select_from(Comment).where(*roots_where).scalar_subquery(),
-        select(func.count()).select_from(Comment).where(
-            Comment.post_id == post.id, Comment.status == "approved", Comment.deleted_at.is_(None)).scalar_subquery(),
-    )).one()
+    guest = not (viewer is not None and getattr(viewer, "is_authenticated", False))
+    roots_where = None if guest else _roots(post, viewer)
+    if guest:  # the common case, in statements built once
+        n_roots, count = db.session.execute(_guest_statements()[0], {"post_id": post.id}).one()
+    else:
+        n_roots, count = db.session.execute(_counts(roots_where, Comment.post_id == post.id)).one()
     pages = max(1, -(-n_roots // size)) if paginate else 1
     page = pages if page is None else min(max(1, page), pages)
+    if pages == 1 and guest:
+        rows = db.session.scalars(_guest_statements()[1], {"post_id": post.id}).all()
+        return _tree(rows, count, page, pages, size)
     if pages == 1:  # most threads: every comment the viewer sees, no tree walk needed
         shown = [Comment.post_id == post.id, _visible(post, viewer)]
     else:
+        roots_where = roots_where or _roots(post, viewer)
         page_roots = (select(Comment.id).where(*roots_where).order_by(Comment.created_at, Comment.id)
                       .limit(size).offset((page - 1) * size))
         tree = select(Comment.id).where(Comment.id.in_(page_roots)).cte("thread", recursive=True)
@@ -140,9 +148,34 @@ def thread(post: Post, viewer=None, page: int | None = None, *, paginate: bool =
         tree = tree.union(select(child.id).where(child.parent_id == tree.c.id, child.post_id == post.id,
                                                  _visible(post, viewer, child)))
         shown = [Comment.id.in_(select(tree.c.id))]
-    rows = db.session.scalars(
-        select(Comment).options(joinedload(Comment.author)).where(*shown).order_by(Comment.created_at, Comment.id)
-    ).all()
+    rows = db.session.scalars(_shown(shown)).all()
+    return _tree(rows, count, page, pages, size)
+
+
+def _counts(roots_where, of_post):
+    """(top-level comments the viewer sees, approved comments readers see counted): one statement."""
+    return select(
+        select(func.count()).select_from(Comment).where(*roots_where).scalar_subquery(),
+        select(func.count()).select_from(Comment).where(
+            of_post, Comment.status == "approved", Comment.deleted_at.is_(None)).scalar_subquery(),
+    )
+
+
+def _shown(where):
+    return select(Comment).options(joinedload(Comment.author)).where(*where).order_by(Comment.created_at, Comment.id)
+
+
+@functools.cache
+def _guest_statements():
+    # A guest sees approved comments only, whoever wrote the post: the same two statements for
+    # every post, bound to its id (built per request they cost more than they take to run).
+    of_post = Comment.post_id == bindparam("post_id")
+    guest = _roots_for(of_post, lambda table: table.status == "approved")
+    return _counts(guest, of_post), _shown([of_post, Comment.status == "approved"])
+
+
+def _tree(rows: list[Comment], count: int, page: int, pages: int, size: int) -> Thread:
+    """The page's comments (parents before replies) as a tree, too-deep replies under their deepest allowed ancestor."""
     nodes = {c.id: ThreadNode(c) for c in rows}
     depth: dict[int, int] = {}
     roots: list[ThreadNode] = []

@@ -1,6 +1,7 @@
 """Reading posts: listings and single posts, each in a fixed number of queries."""
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from flask import current_app
 from flask_sqlalchemy.pagination import Pagination
 from slugify import slugify
 from sqlalchemy import Select
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
@@ -105,6 +107,14 @@ def popular(limit: int = 5) -> list[PostLink]:
     return [PostLink(*row) for row in rows]
 
 
+@functools.cache
+def _by_slug(light: bool) -> Select:
+    # Built once, with a bound slug: building the statement and its loader options per request
+    # cost about as much as running it.
+    query = select(Post).options(defer(Post.body), defer(Post.html)) if light else _with_relations()
+    return query.where(Post.slug == bindparam("slug"))
+
+
 def get_visible(slug: str, user=None, *, light: bool = False) -> Post:
     """The post at ``slug`` if ``user`` may read it.
 
@@ -113,8 +123,7 @@ def get_visible(slug: str, user=None, *, light: bool = False) -> Post:
 
     ``light`` loads the row alone (no author, category, tags, body): for cheap fragments.
     """
-    query = select(Post).options(defer(Post.body), defer(Post.html)) if light else _with_relations()
-    post = db.session.scalar(query.where(Post.slug == slug))
+    post = db.session.scalar(_by_slug(light), {"slug": slug})
     if post is None or not post.is_visible_to(user):
         raise NotFound("There is no post at this address.")
     return post

@@ -5,12 +5,14 @@ Each helper is one query whatever the number of posts or comments, and reads onl
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import literal
 from sqlalchemy import or_
@@ -23,6 +25,7 @@ from blog.models import Post
 from blog.models import User
 from blog.models.post import post_tags
 from blog.services import media
+from blog.services import pagecache
 from blog.services.seo import plain_text
 
 #: How much of a post's stored HTML a card reads for its excerpt (the body itself stays in the database).
@@ -117,14 +120,26 @@ def _link_columns(role: str):
     return (literal(role).label("role"), Post.title, Post.slug, Post.published_at)
 
 
+#: How long a post's neighbours and related posts are kept; a change to any of them (the
+#: ``neighbours`` area) replaces them at once anyway, and comments never do.
+AROUND_TIMEOUT = 300
+
+
 def neighbours(post: Post) -> Neighbours:
     """The published posts just before and after ``post`` (by publication time) and the author's latest others.
 
-    One query (three index range scans joined with UNION ALL); nothing for a post that is not published.
+    One query (three index range scans joined with UNION ALL), memoised until a published post's
+    title, slug, time, author or tags change; nothing for a post that is not published.
     """
     if post.status != "published" or post.kind != "post" or post.published_at is None:
         return Neighbours(None, None, [])
-    when, pid = post.published_at, post.id
+    return _neighbours_of(post.id, post.published_at, post.author_id)
+
+
+@functools.cache
+def _neighbours_statement():
+    # Built once, with bound parameters: building it per request cost more than running it.
+    when, pid, author = bindparam("when"), bindparam("pid"), bindparam("author")
     # The plain range first, so the index on (status, published_at) starts at this post, not at one end;
     # the OR breaks ties between posts published in the same instant by id, as listings do.
     older = and_(Post.published_at <= when, or_(Post.published_at < when, Post.id < pid))
@@ -134,29 +149,39 @@ def neighbours(post: Post) -> Neighbours:
         .order_by(Post.published_at.desc(), Post.id.desc()).limit(1),
         select(*_link_columns("next")).where(_public_posts(), newer)
         .order_by(Post.published_at.asc(), Post.id.asc()).limit(1),
-        select(*_link_columns("more")).where(_public_posts(), Post.author_id == post.author_id, Post.id != pid)
+        select(*_link_columns("more")).where(_public_posts(), Post.author_id == author, Post.id != pid)
         .order_by(Post.published_at.desc(), Post.id.desc()).limit(MORE_FROM),
     ]
     # Each part keeps its own ORDER BY and LIMIT inside a subquery (SQLite refuses them on a compound's arms).
-    subqueries = [part.subquery() for part in parts]
-    query = union_all(*(select(sub) for sub in subqueries))
+    return union_all(*(select(part.subquery()) for part in parts))
+
+
+@pagecache.memoize(pagecache.NEIGHBOURS, timeout=AROUND_TIMEOUT)
+def _neighbours_of(post_id: int, published_at: datetime, author_id: int | None) -> Neighbours:
     found: dict[str, list[Link]] = {"previous": [], "next": [], "more": []}
-    for role, title, slug, published_at in db.session.execute(query):
-        found[role].append(Link(title, slug, published_at))
+    rows = db.session.execute(_neighbours_statement(), {"when": published_at, "pid": post_id, "author": author_id})
+    for role, title, slug, when in rows:
+        found[role].append(Link(title, slug, when))
     found["more"].sort(key=lambda link: link.published_at or datetime.min, reverse=True)
     return Neighbours(next(iter(found["previous"]), None), next(iter(found["next"]), None), found["more"])
 
 
 def related(post: Post, limit: int = RELATED) -> list[Link]:
-    """Up to ``limit`` published posts sharing the most tags with ``post``, then the newest: one query.
+    """Up to ``limit`` published posts sharing the most tags with ``post``, then the newest: one query,
+    memoised like ``neighbours``.
 
     Empty when the post has no tags (nothing is made up to fill the space). Among posts sharing as
     many tags, the newest RELATED_CANDIDATES by id are considered (ids follow creation), then ordered
     by publication time.
     """
-    tag_ids = [tag.id for tag in post.tags]
+    tag_ids = tuple(sorted(tag.id for tag in post.tags))
     if not tag_ids:
         return []
+    return _related_to(post.id, tag_ids, limit)
+
+
+@functools.cache
+def _related_statement():
     # The candidates come from post_tags alone (its tag_id index: a few narrow rows per tag): the
     # RELATED_CANDIDATES posts sharing the most tags, newest ids first. Only those are joined to
     # ``posts`` (by primary key) to keep the published ones and order them by publication time, so the
@@ -164,16 +189,21 @@ def related(post: Post, limit: int = RELATED) -> list[Link]:
     # every published post: 25 ms on PostgreSQL, 20 ms on SQLite at 10,000 posts; this, ~2 ms).
     shared_count = func.count()
     candidates = (select(post_tags.c.post_id, shared_count.label("shared"))
-                  .where(post_tags.c.tag_id.in_(tag_ids), post_tags.c.post_id != post.id)
+                  .where(post_tags.c.tag_id.in_(bindparam("tags", expanding=True)),
+                         post_tags.c.post_id != bindparam("pid"))
                   .group_by(post_tags.c.post_id)
                   .order_by(shared_count.desc(), post_tags.c.post_id.desc())
                   .limit(RELATED_CANDIDATES).subquery())
-    rows = db.session.execute(
-        select(Post.title, Post.slug, Post.published_at, candidates.c.shared)
-        .join(candidates, candidates.c.post_id == Post.id)
-        .where(_public_posts())
-        .order_by(candidates.c.shared.desc(), Post.published_at.desc(), Post.id.desc())
-        .limit(limit))
+    return (select(Post.title, Post.slug, Post.published_at, candidates.c.shared)
+            .join(candidates, candidates.c.post_id == Post.id)
+            .where(_public_posts())
+            .order_by(candidates.c.shared.desc(), Post.published_at.desc(), Post.id.desc())
+            .limit(bindparam("limit")))
+
+
+@pagecache.memoize(pagecache.NEIGHBOURS, timeout=AROUND_TIMEOUT)
+def _related_to(post_id: int, tag_ids: tuple[int, ...], limit: int) -> list[Link]:
+    rows = db.session.execute(_related_statement(), {"tags": list(tag_ids), "pid": post_id, "limit": limit})
     return [Link(title, slug, published_at) for title, slug, published_at, _ in rows]
 
 

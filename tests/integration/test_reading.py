@@ -364,3 +364,18 @@ def test_search_results_show_the_cover_card(client):
     for headers in ({}, HX):
         hit = _article(client.get("/search?q=bicycles", headers=headers).text, post)
         assert 'class="card-image"' in hit and 'loading="lazy"' in hit and 'alt=""' in hit
+
+
+def test_a_post_page_rendered_again_after_a_comment_keeps_its_neighbours_and_related(client, count_queries):
+    post = make_post(title="Subject", tags=["t"], age_hours=2)
+    make_post(title="Before", tags=["t"], age_hours=3)
+    url = f"/blog/{post.slug}"
+    client.get(url)
+    make_comment(post, author=make_user(role="reader"))  # the page changes; what is around it does not
+    with count_queries() as queries:
+        page = client.get(url).text
+    assert "Before" in page and 'rel="prev"' in page
+    assert not any("UNION ALL" in sql or "post_tags.tag_id IN" in sql for sql in queries.statements)
+    make_post(title="Also tagged", tags=["t"], age_hours=1)  # a new neighbour and a new related post
+    page = client.get(url).text
+    assert 'rel="next"' in page and page.count("Also tagged") >= 2
