@@ -36,6 +36,7 @@ from werkzeug.wrappers import Request as WerkzeugRequest
 
 from blog.extensions import htmx
 from blog.services import pagecache
+from blog.services import posts
 
 #: The request headers ``wants_fragment`` reads: every fragment-or-page response varies on them.
 FRAGMENT_HEADERS = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")
@@ -209,8 +210,6 @@ def _serve_from_cache() -> Response | None:
         return None
     _state()["hit"] = True
     if entry.post_id is not None:
-        from blog.services import posts
-
         posts.count_view(entry.post_id, user_agent=request.headers.get("User-Agent", ""))
     headers = list(entry.headers)  # stored with their final values: the quick path does no header work
     if ("If-None-Match" in request.headers or "If-Modified-Since" in request.headers) and not is_resource_modified(
@@ -384,11 +383,8 @@ class QuickHits:
                                        backend=self.backend, near=self.app.extensions.get("pagecache.near"))
         if entry is None:
             return None
-        if entry.post_id is not None:
-            from blog.services import posts
-
-            with self.app.app_context():  # the view buffer is the app's
-                posts.count_view(entry.post_id, user_agent=req.headers.get("User-Agent", ""))
+        if entry.post_id is not None:  # counted in this process's memory: no app context to push
+            posts.count_view(entry.post_id, user_agent=environ.get("HTTP_USER_AGENT", ""), app=self.app)
         incoming = req.headers.get("X-Request-ID", "")
         headers = [*entry.extra.get("headers", ()),
                    ("X-Request-ID", incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex)]

@@ -557,11 +557,14 @@ def record_view(post: Post, *, user=None, user_agent: str = "") -> bool:
     return count_view(post.id, user_agent=user_agent)
 
 
-def count_view(post_id: int, *, user_agent: str = "") -> bool:
-    """Count a read of ``post_id`` unless a bot's; it reaches ``posts.views`` with the next flush."""
+def count_view(post_id: int, *, user_agent: str = "", app=None) -> bool:
+    """Count a read of ``post_id`` unless a bot's; it reaches ``posts.views`` with the next flush.
+
+    ``app``: the app whose counters take it, for a caller without an app context (``QuickHits``).
+    """
     if not user_agent or _BOTS.search(user_agent):
         return False
-    viewcounts.add(post_id)
+    viewcounts.add(post_id, app)
     return True
 
 

@@ -146,17 +146,22 @@ class ViewBuffer:
                 self.local.update(counts)
 
 
-def _buffer() -> ViewBuffer:
-    app = current_app._get_current_object()
+def buffer_for(app: Flask) -> ViewBuffer:
+    """``app``'s counters in this process (made on first use; no app context needed after that)."""
     buffer = app.extensions.get("view_buffer")
     if buffer is None:
-        buffer = app.extensions.setdefault("view_buffer", ViewBuffer(app))
+        with app.app_context():  # the store follows the app's cache backend
+            buffer = app.extensions.setdefault("view_buffer", ViewBuffer(app))
     return buffer
 
 
-def add(post_id: int) -> None:
-    """Count one read of post ``post_id`` (no database write)."""
-    _buffer().add(post_id)
+def _buffer() -> ViewBuffer:
+    return buffer_for(current_app._get_current_object())
+
+
+def add(post_id: int, app: Flask | None = None) -> None:
+    """Count one read of post ``post_id`` (no database write); ``app`` outside an app context."""
+    (_buffer() if app is None else buffer_for(app)).add(post_id)
 
 
 def flush() -> int:
