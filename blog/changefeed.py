@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 
 #: After the subscription breaks, how long before it is tried again.
 RETRY_SECONDS = 1.0
-#: How long an announcing process waits for its own message to come back (see ``RedisFeed.announce``).
-ECHO_SECONDS = 0.2
 
 
 class LocalFeed:
@@ -132,23 +130,14 @@ class RedisFeed:
             return (self._session, self._count) if self._confirmed else None
 
     def announce(self) -> None:
-        """Tell every process; then wait (briefly) for the message to come back to this one.
+        """Tell every process, and return once Redis has written the message to every subscriber.
 
-        Redis writes a message to all subscribers in the same pass of its event loop, so once
-        this process has it back the others have it on their sockets too: a request another
-        process takes after this returns sees the change.
+        Redis writes a command's replies and the messages it publishes when its event loop
+        goes idle, so the reply to a PING sent after the PUBLISH's reply comes back only once
+        every subscriber's copy is on its socket: a request another process on this host takes
+        after this returns sees the change (on other hosts, a network delay later).
         """
         with self._lock:
-            self._count += 1
+            self._count += 1  # this process at once
         self.client.publish(self.channel, b"1")
-        with self._lock:
-            if self._pid != os.getpid() or self._pubsub is None or not self._confirmed:
-                return  # not subscribed here (the worker, the CLI): nothing local to wait for
-            expected, deadline = self._count + 1, time.monotonic() + ECHO_SECONDS
-            try:
-                while self._count < expected and time.monotonic() < deadline:
-                    message = self._pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
-                    if message is not None:
-                        self._count += 1
-            except Exception:  # the subscription broke: the next epoch() finds out and stops trusting
-                self._reset()
+        self.client.ping()

@@ -5,7 +5,9 @@ Flask-Caching lets a memoised *read* survive a backend error, but ``cache.delete
 because Redis was down while it forgot a sidebar widget. This backend swallows Redis errors,
 logs one warning per outage, and serves from a per-process :class:`SimpleCache` until a probe
 (at most every ``RETRY_SECONDS``) finds Redis again. Values cached during the outage stay in
-that process; widgets invalidated meanwhile may read stale from Redis for up to their timeout.
+that process. Changes made meanwhile could not reach Redis: when it answers again, the
+``on_recovery`` callbacks run (the page cache bumps every generation there, so no page or
+widget stored before the outage is served again).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 #: After an error, how long Redis is left alone before it is tried again.
 RETRY_SECONDS = 2.0
+_READS = frozenset({"get", "get_many", "has"})
 
 
 class FallbackRedisCache(RedisCache):
@@ -34,6 +37,8 @@ class FallbackRedisCache(RedisCache):
         self._down_until = 0.0
         self._down = False
         self._lock = threading.Lock()
+        #: Called (no arguments) once Redis answers again after an outage.
+        self.on_recovery: list[Callable[[], None]] = []
 
     @property
     def redis_down(self) -> bool:
@@ -53,11 +58,21 @@ class FallbackRedisCache(RedisCache):
                 self._down, self._down_until = True, time.monotonic() + RETRY_SECONDS
             return fallback(*args, **kwargs)
         if self._down:
+            recovered = False
             with self._lock:
                 if self._down:
                     log.warning("cache: Redis is back")
                     self._down = False
                     self._fallback.clear()
+                    recovered = True
+            if recovered and self.on_recovery:
+                for callback in self.on_recovery:
+                    try:
+                        callback()
+                    except Exception:  # Redis gone again: the next recovery tries again
+                        log.warning("cache: a recovery step failed", exc_info=True)
+                if name in _READS:  # read again: what came back was read before the callbacks ran
+                    return self._call(name, *args, **kwargs)
         return result
 
     def get(self, key: str) -> Any:

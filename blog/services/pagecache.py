@@ -175,6 +175,15 @@ def init_app(app: Flask) -> None:
     size = app.config["NEAR_CACHE_BYTES"]
     app.extensions["pagecache.near"] = (
         Near(make_feed(app), max_bytes=size, max_age=app.config["NEAR_CACHE_SECONDS"]) if size else None)
+    backend = app.extensions["cache"][cache]
+    if hasattr(backend, "on_recovery"):
+        # Bumps made while Redis was unreachable never reached it: after an outage everything
+        # stored before it is suspect, so every page and widget starts a new generation.
+        def forget_everything() -> None:
+            with app.app_context():
+                bump(SITE)
+
+        backend.on_recovery.append(forget_everything)
 
 
 def _near(app: Flask | None = None) -> Near | None:
