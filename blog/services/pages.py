@@ -119,9 +119,10 @@ def normalize(path: str) -> str:
 
 def redirect_target(path: str) -> str | None:
     """Where an old address now lives (a path on this site), if a redirect is recorded for it."""
-    if "\x00" in path:  # no recorded address holds a NUL, and PostgreSQL cannot even compare one
+    key = normalize(path)
+    if "\x00" in key:  # raw or %00: no recorded address holds a NUL, and PostgreSQL cannot even compare one
         return None
-    return db.session.scalar(select(Redirect.target).where(Redirect.old_path == normalize(path)))
+    return db.session.scalar(select(Redirect.target).where(Redirect.old_path == key))
 
 
 def add_redirect(old: str, target: str) -> str | None:
@@ -131,7 +132,7 @@ def add_redirect(old: str, target: str) -> str | None:
     itself (it would loop) or the home page.
     """
     key = normalize(old)[:500]
-    if key == normalize(target) or key == "/":
+    if key == normalize(target) or key == "/" or "\x00" in key:
         return None
     row = db.session.scalar(select(Redirect).where(Redirect.old_path == key))
     if row is None:
@@ -145,7 +146,8 @@ def add_redirect(old: str, target: str) -> str | None:
 def add_redirects(pairs: list[tuple[str, str]]) -> list[str | None]:
     """``add_redirect`` for many (old, target) pairs with one SELECT and no flush; an outcome per pair."""
     keys = [normalize(old)[:500] for old, _ in pairs]
-    wanted = {key for key, (_, target) in zip(keys, pairs) if key != "/" and key != normalize(target)}
+    wanted = {key for key, (_, target) in zip(keys, pairs)
+              if key != "/" and key != normalize(target) and "\x00" not in key}
     rows = {row.old_path: row for row in db.session.scalars(select(Redirect).where(Redirect.old_path.in_(wanted)))} \
         if wanted else {}
     outcomes: list[str | None] = []
@@ -217,6 +219,8 @@ def check_redirect(old: str | None, target: str, *, row: Redirect | None = None)
             key = normalize(raw)
             if key == "/":
                 errors["old_path"] = ["The home page cannot be redirected."]
+            elif "\x00" in key:
+                errors["old_path"] = ["An address cannot hold a NUL character (%00)."]
             elif _served_by_the_site(key):
                 errors["old_path"] = ["The site answers this address itself; a redirect would never be used."]
             elif db.session.scalar(select(Redirect.id).where(Redirect.old_path == key)) is not None:

@@ -64,6 +64,7 @@ def test_add_then_the_old_address_redirects(admin_client):
     ("/", "/blog/x", "old_path"),
     ("/tags", "/blog/x", "old_path"),  # the site serves it
     ("no-slash", "/blog/x", "old_path"),
+    ("/a%00b", "/blog/x", "old_path"),  # decodes to a NUL, which PostgreSQL cannot store or compare
 ])
 def test_bad_addresses_are_a_form_error_and_nothing_is_saved(admin_client, old, target, field):
     response = admin_client.post("/admin/redirects", data={"old_path": old, "target": target})
@@ -128,3 +129,8 @@ def test_list_searches_and_pages_in_a_constant_number_of_queries(admin_client, c
     with count_queries() as large:
         admin_client.get("/admin/redirects?page=5")
     assert large.count == small.count
+
+
+@pytest.mark.parametrize("path", ["/%00", "/a%00b", "/a%2500b", "/%2500?x=1"])
+def test_an_encoded_nul_in_an_old_address_is_a_404_not_a_500(client, path):
+    assert client.get(path).status_code == 404
