@@ -1,6 +1,7 @@
 """Listings (home, category, tag, archive), search, feeds, crawler files and the health check."""
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
 
 from flask import Response
@@ -198,9 +199,9 @@ def tags() -> Response:
 @bp.get("/archive/<int:year>/<int:month>")
 def archive(year: int, month: int | None = None) -> Response:
     """Posts published in a year or a month."""
-    start, _ = between = posts.period(year, month)
+    between = archive_service.period(year, month)
     page = posts.published(page=_page_number(), between=between)
-    heading = f"Archive: {start:%B %Y}" if month else f"Archive: {year}"
+    heading = f"Archive: {datetime(year, month, 1):%B %Y}" if month else f"Archive: {year}"
     args = {"year": year, "month": month} if month else {"year": year}
     return _listing(page, heading, "main.archive", args=args, month_headings=True)
 

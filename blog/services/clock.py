@@ -120,6 +120,13 @@ def to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     return as_utc.replace(tzinfo=None)
 
 
+def boundary_to_utc(local: datetime, zone: ZoneInfo) -> datetime:
+    """A naive wall-clock time in ``zone`` as naive UTC, never refused (for period boundaries):
+    a time the clocks skip is read with the offset before the change, an ambiguous one as its
+    first occurrence, the same for both periods it separates."""
+    return local.replace(tzinfo=zone, fold=0).astimezone(UTC).replace(tzinfo=None)
+
+
 def zone_label(value: datetime) -> str:
     """The zone of an aware datetime named for people: "CET", "UTC", else its IANA name (not "+03")."""
     abbreviation = value.tzname() or ""

@@ -54,16 +54,6 @@ def _listing() -> Select:
     return _with_relations().options(defer(Post.body), defer(Post.html))
 
 
-def period(year: int, month: int | None = None) -> tuple[datetime, datetime]:
-    """The [start, end) range of a year or a month. Raises NotFound for impossible dates."""
-    if not 1 <= year <= 9998 or (month is not None and not 1 <= month <= 12):
-        raise NotFound("There is no such period.")
-    if month is None:
-        return datetime(year, 1, 1), datetime(year + 1, 1, 1)
-    end = datetime(year + 1, 1, 1) if month == 12 else datetime(year, month + 1, 1)
-    return datetime(year, month, 1), end
-
-
 def published(page: int = 1, per_page: int | None = None, *, category: Category | None = None,
               tag: Tag | None = None, author: User | None = None, between: tuple[datetime, datetime] | None = None) -> Pagination:
     """Published posts, newest first, optionally in a category subtree, with a tag, by an author, or in a period.

@@ -27,6 +27,7 @@ from blog.models import post_tags
 from blog.services.errors import Conflict
 from blog.services.errors import Invalid
 from blog.services.errors import NotFound
+from blog.services import archive
 from blog.services import pagecache
 
 WIDGET_TIMEOUT = 60  # seconds; short, until publishing invalidates these explicitly
@@ -150,17 +151,8 @@ def tag_cloud(limit: int = 40) -> list[TagCount]:
 
 @pagecache.memoize(pagecache.LISTINGS, pagecache.TAXONOMY, timeout=WIDGET_TIMEOUT)
 def archive_months(limit: int = 12) -> list[Month]:
-    """The latest months that have published posts, newest first, with counts."""
-    year = func.extract("year", Post.published_at)
-    month = func.extract("month", Post.published_at)
-    rows = db.session.execute(
-        select(year.label("y"), month.label("m"), func.count())
-        .where(Post.status == "published", Post.kind == "post")
-        .group_by(year, month)
-        .order_by(year.desc(), month.desc())
-        .limit(limit)
-    ).all()
-    return [Month(int(y), int(m), n) for y, m, n in rows]
+    """The latest months that have published posts, newest first, with counts (the site's months)."""
+    return [Month(y, m, n) for y, m, n in archive.month_counts()[:limit]]
 
 
 def clear_widgets() -> None:

@@ -147,3 +147,73 @@ def test_the_api_keeps_iso_utc(client):
     make_post(author=user, slug="api-post", published_at=datetime(2026, 12, 2, 8, 0))
     data = client.get("/api/v1/posts/api-post").get_json()
     assert data["published_at"].startswith("2026-12-02T08:00:00")
+
+
+# --- archive periods are the site's months ---------------------------------------------------------
+
+def _archive_site():
+    """Posts at the edges of months: what is New Year's Eve in UTC is already January in Berlin."""
+    make_post(title="UTC New Year's Eve", published_at=datetime(2026, 12, 31, 23, 30))  # 00:30 CET, 1 Jan
+    make_post(title="Midsummer night", published_at=datetime(2026, 6, 30, 22, 30))      # 00:30 CEST, 1 Jul
+    make_post(title="Plain December", published_at=datetime(2026, 12, 15, 12, 0))
+    make_post(title="A page", kind="page", published_at=datetime(2026, 12, 10, 12, 0))  # never in the archive
+
+
+def _listed(response) -> str:
+    """The page's post list alone (the sidebar names posts too)."""
+    html = response.text
+    start = html.index('id="post-list"')
+    return html[start:html.index("</section>", start)]
+
+
+def test_archive_months_are_the_site_zone_months(app, client):
+    from blog.services import archive
+    from blog.services import taxonomy
+
+    app.config["TIMEZONE"] = "Europe/Berlin"
+    _archive_site()
+    assert archive.month_counts() == [(2027, 1, 1), (2026, 12, 1), (2026, 7, 1)]
+    assert [(m.year, m.month, m.count) for m in taxonomy.archive_months.uncached()] == [(2027, 1, 1), (2026, 12, 1),
+                                                                                       (2026, 7, 1)]
+    assert [(y.year, y.count, y.months) for y in archive.years()] == [(2027, 1, [(1, 1)]), (2026, 2, [(12, 1), (7, 1)])]
+    january = client.get("/archive/2027/1")
+    assert "UTC New Year&#39;s Eve" in _listed(january) and "Archive: January 2027" in january.text
+    december = _listed(client.get("/archive/2026/12"))
+    assert "UTC New Year" not in december and "Plain December" in december and "A page" not in december
+    assert "Midsummer night" in _listed(client.get("/archive/2026/7"))
+    assert "Midsummer night" not in _listed(client.get("/archive/2026/6"))
+    assert "UTC New Year" in _listed(client.get("/archive/2027"))
+    assert "UTC New Year" not in _listed(client.get("/archive/2026"))
+    index = client.get("/archive").text
+    assert re.search(r'href="/archive/2027/1">January 2027</a> <span class="count">1', index)
+
+
+def test_west_of_utc_a_new_year_post_is_still_last_year(app, client):
+    from blog.services import archive
+
+    app.config["TIMEZONE"] = "America/New_York"
+    make_post(title="Early in UTC", published_at=datetime(2027, 1, 1, 3, 0))  # 22:00 EST on 31 December
+    assert archive.month_counts() == [(2026, 12, 1)]
+    assert "Early in UTC" in _listed(client.get("/archive/2026/12"))
+    assert "Early in UTC" not in _listed(client.get("/archive/2027"))  # nothing in the site's 2027
+
+
+def test_in_utc_the_archive_is_one_query_and_away_from_it_two(app, count_queries):
+    from blog.services import archive
+
+    _archive_site()
+    with count_queries() as queries:
+        assert archive.month_counts() == [(2026, 12, 2), (2026, 6, 1)]
+    assert queries.count == 1
+    app.config["TIMEZONE"] = "Asia/Tokyo"
+    with count_queries() as queries:
+        assert archive.month_counts() == [(2027, 1, 1), (2026, 12, 1), (2026, 7, 1)]
+    assert queries.count == 2
+
+
+@pytest.mark.parametrize("path", ["/archive/1", "/archive/1/1", "/archive/9998", "/archive/9998/12"])
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_the_first_and_last_years_have_periods_in_any_zone(app, client, path, zone):
+    app.config["TIMEZONE"] = zone
+    response = client.get(path)
+    assert response.status_code == 200 and "Nothing has been published here yet." in response.text  # not a 500
