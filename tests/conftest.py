@@ -6,6 +6,7 @@ TEST_REDIS_URL are set (the CI's second run).
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -198,3 +199,32 @@ def smtp_server() -> Iterator[SMTPServer]:
         yield inbox
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def two_apps(tmp_path) -> Iterator[tuple[Flask, Flask]]:
+    """Two apps (two gunicorn workers' view) on one database and one shared cache: Redis with
+    TEST_REDIS_URL, else the embedded SQLite cache in one folder."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+
+    class Shared(TestingConfig):
+        PAGE_CACHE = True
+        SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'shared.db'}"
+        CACHE_KEY_PREFIX = prefix
+        VIEWS_BUFFER_PATH = str(tmp_path / "views.db")
+        if os.environ.get("TEST_REDIS_URL"):
+            CACHE_TYPE, CACHE_REDIS_URL = "RedisCache", os.environ["TEST_REDIS_URL"]
+        else:
+            CACHE_TYPE, CACHE_DIR = "blog.sqlitecache.SQLiteCache", str(tmp_path / "cache")
+
+    first, second = create_app(Shared), create_app(Shared)
+    with first.app_context():
+        db.drop_all()
+        db.create_all()
+    yield first, second
+    for each in (first, second):
+        with each.app_context():
+            pagecache.clear()
+            if each is first:
+                db.drop_all()
+            db.engine.dispose()

@@ -116,6 +116,11 @@ class Near:
             self._items.move_to_end(key)
             return item[0]
 
+    def tokens(self, areas: Iterable[str], epoch: Any) -> dict[str, str]:
+        """The generation tokens of ``areas`` kept here under ``epoch`` (those known; maybe none)."""
+        found = {area: self.get(_gen_key(area), epoch) for area in areas}
+        return {area: token for area, token in found.items() if token is not None}
+
     def keep(self, epoch: Any, values: dict[str, Any]) -> None:
         """Keep ``values`` (read from the shared cache after ``epoch`` was read), if it still stands."""
         if epoch is None:
@@ -186,8 +191,8 @@ def init_app(app: Flask) -> None:
         backend.on_recovery.append(forget_everything)
 
 
-def _near(app: Flask | None = None) -> Near | None:
-    return (app or current_app).extensions.get("pagecache.near")
+def _near() -> Near | None:
+    return current_app.extensions.get("pagecache.near")
 
 
 # --- generations --------------------------------------------------------------------------
@@ -214,15 +219,11 @@ def generations(areas: Iterable[str]) -> dict[str, str]:
     # Per request (in its WSGI environ: ``g`` lives as long as the app context, which may span requests).
     known: dict[str, str] = request.environ.setdefault(_MEMO, {}) if has_request_context() else {}
     missing = [area for area in areas if area not in known]
-    if missing:
-        near = _near()
-        epoch = near.epoch() if near is not None else None
-        if near is not None:
-            for area in missing:
-                token = near.get(_gen_key(area), epoch)
-                if token is not None:
-                    known[area] = token
-            missing = [area for area in missing if area not in known]
+    near = _near() if missing else None
+    epoch = near.epoch() if near is not None else None
+    if near is not None:
+        known.update(near.tokens(missing, epoch))
+        missing = [area for area in missing if area not in known]
     if missing:
         values = cache.get_many(*(_gen_key(area) for area in missing))
         fresh = {}
@@ -333,24 +334,18 @@ def lookup(url: str, variant: Iterable[str], areas: Iterable[str], environ: dict
     areas = list(dict.fromkeys(areas))
     key = page_key(url, variant)
     epoch = near.epoch() if near is not None else None
-    if epoch is not None:
-        gens = {}
-        for area in areas:
-            token = near.get(_gen_key(area), epoch)
-            if token is None:
-                break
-            gens[area] = token
-        else:  # every token known here: at most the entry to fetch
-            value = near.get(key, epoch)
-            if value is None:
-                value = store.get(key)
-                if isinstance(value, Entry) and value.extra.get("gens") == gens:
-                    near.keep(epoch, {key: value})
-            if environ is not None:
-                environ.setdefault(_MEMO, {}).update(gens)
-            if not isinstance(value, Entry) or value.extra.get("gens") != gens:
-                return key, gens, None
-            return key, gens, value
+    gens = near.tokens(areas, epoch) if epoch is not None else {}
+    if epoch is not None and len(gens) == len(areas):  # every token known here: at most the entry to fetch
+        value = near.get(key, epoch)
+        if value is None:
+            value = store.get(key)
+            if isinstance(value, Entry) and value.extra.get("gens") == gens:
+                near.keep(epoch, {key: value})
+        if environ is not None:
+            environ.setdefault(_MEMO, {}).update(gens)
+        if not isinstance(value, Entry) or value.extra.get("gens") != gens:
+            return key, gens, None
+        return key, gens, value
     value, *tokens = store.get_many(key, *(_gen_key(area) for area in areas))
     gens, fresh = {}, {}
     for area, token in zip(areas, tokens):

@@ -9,7 +9,6 @@ import redis
 from blog import changefeed
 from blog import fallback_cache
 from blog.extensions import db
-from blog.services import pagecache
 from tests.factories import make_post
 from tests.faults.conftest import make_live_app
 
@@ -49,59 +48,49 @@ def test_a_broken_subscription_trusts_nothing_until_it_is_back(redis_server):
     assert again != first  # a new subscription: the epochs before the break never come back
 
 
-def test_an_app_never_serves_its_copy_across_a_redis_restart(tmp_path, redis_server):
+@pytest.fixture
+def cached_app(tmp_path, redis_server):
+    """An app with its page cache on our own redis-server, in an app context, tables made."""
     app = make_live_app(tmp_path, REDIS_URL=redis_server.url, PAGE_CACHE=True, RATELIMIT_STORAGE_URI="memory://",
                         MAIL_SERVER=None)
     with app.app_context():
         db.drop_all()
         db.create_all()
-        try:
-            make_post(title="Before the restart")
-            client = app.test_client()
-            client.get("/")
-            near = app.extensions["pagecache.near"]
-            _settled(near.feed)
-            client.get("/")
-            assert client.get("/").headers["X-Page-Cache"] == "hit"
-            redis_server.stop()
-            page = client.get("/")  # served, by the app itself: no copy is trusted without the feed
-            assert page.status_code == 200 and "Before the restart" in page.text and near.epoch() is None
-            redis_server.start()
-            time.sleep(changefeed.RETRY_SECONDS)
-            make_post(title="After the restart")
-            assert "After the restart" in client.get("/").text
-            pagecache.clear()
-        finally:
-            db.session.remove()
-            if db.engine.dialect.name != "sqlite":
-                db.drop_all()
-            db.engine.dispose()
+        yield app
+        db.session.remove()
+        if db.engine.dialect.name != "sqlite":
+            db.drop_all()
+        db.engine.dispose()
 
 
-def test_changes_made_while_redis_was_unreachable_are_on_the_pages_once_it_answers(tmp_path, redis_server):
+def test_an_app_never_serves_its_copy_across_a_redis_restart(cached_app, redis_server):
+    make_post(title="Before the restart")
+    client = cached_app.test_client()
+    client.get("/")
+    near = cached_app.extensions["pagecache.near"]
+    _settled(near.feed)
+    client.get("/")
+    assert client.get("/").headers["X-Page-Cache"] == "hit"
+    redis_server.stop()
+    page = client.get("/")  # served, by the app itself: no copy is trusted without the feed
+    assert page.status_code == 200 and "Before the restart" in page.text and near.epoch() is None
+    redis_server.start()
+    time.sleep(changefeed.RETRY_SECONDS)
+    make_post(title="After the restart")
+    assert "After the restart" in client.get("/").text
+
+
+def test_changes_made_while_redis_was_unreachable_are_on_the_pages_once_it_answers(cached_app, redis_server):
     """Redis saved to disk and restarted: it still holds the old pages when it answers again."""
-
-    app = make_live_app(tmp_path, REDIS_URL=redis_server.url, PAGE_CACHE=True, RATELIMIT_STORAGE_URI="memory://",
-                        MAIL_SERVER=None)
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        try:
-            make_post(title="Before the outage")
-            client = app.test_client()
-            client.get("/")
-            assert client.get("/").headers["X-Page-Cache"] == "hit"  # stored in Redis
-            redis.Redis.from_url(redis_server.url).save()  # loaded again when it starts
-            redis_server.stop()
-            make_post(title="Written during the outage")  # its bump reached no Redis
-            assert "Written during the outage" in client.get("/").text
-            redis_server.start()
-            time.sleep(max(fallback_cache.RETRY_SECONDS, changefeed.RETRY_SECONDS) + 0.1)
-            page = client.get("/")  # the very request that finds Redis back
-            assert "Written during the outage" in page.text, page.headers.get("X-Page-Cache")
-            pagecache.clear()
-        finally:
-            db.session.remove()
-            if db.engine.dialect.name != "sqlite":
-                db.drop_all()
-            db.engine.dispose()
+    make_post(title="Before the outage")
+    client = cached_app.test_client()
+    client.get("/")
+    assert client.get("/").headers["X-Page-Cache"] == "hit"  # stored in Redis
+    redis.Redis.from_url(redis_server.url).save()  # loaded again when it starts
+    redis_server.stop()
+    make_post(title="Written during the outage")  # its bump reached no Redis
+    assert "Written during the outage" in client.get("/").text
+    redis_server.start()
+    time.sleep(max(fallback_cache.RETRY_SECONDS, changefeed.RETRY_SECONDS) + 0.1)
+    page = client.get("/")  # the very request that finds Redis back
+    assert "Written during the outage" in page.text, page.headers.get("X-Page-Cache")

@@ -1,13 +1,10 @@
 """The shared page cache: guests' pages served without the view, exact invalidation on every process."""
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 
-from blog import create_app
 from blog.extensions import db
 from blog.models import Post
 from blog.models import User
@@ -20,7 +17,6 @@ from tests.factories import login_as
 from tests.factories import make_comment
 from tests.factories import make_post
 from tests.factories import make_user
-from config import TestingConfig
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
 
@@ -186,36 +182,6 @@ def test_the_page_cache_down_still_serves_pages(app, client):
 
 
 # --- two processes sharing the database and the cache -----------------------------------------
-
-@pytest.fixture
-def two_apps(tmp_path) -> Iterator[tuple[Flask, Flask]]:
-    """Two apps (two gunicorn workers' view) on one database and one shared cache backend."""
-    import os
-
-    prefix = f"test-{uuid.uuid4().hex[:8]}:"
-
-    class Shared(TestingConfig):
-        PAGE_CACHE = True
-        SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'shared.db'}"
-        CACHE_KEY_PREFIX = prefix
-        VIEWS_BUFFER_PATH = str(tmp_path / "views.db")
-        if os.environ.get("TEST_REDIS_URL"):
-            CACHE_TYPE, CACHE_REDIS_URL = "RedisCache", os.environ["TEST_REDIS_URL"]
-        else:
-            CACHE_TYPE, CACHE_DIR = "FileSystemCache", str(tmp_path / "cache")
-
-    first, second = create_app(Shared), create_app(Shared)
-    with first.app_context():
-        db.drop_all()
-        db.create_all()
-    yield first, second
-    for each in (first, second):
-        with each.app_context():
-            pagecache.clear()
-            if each is first:
-                db.drop_all()
-            db.engine.dispose()
-
 
 def test_a_post_published_on_one_process_is_on_the_other_at_once(two_apps):
     first, second = two_apps

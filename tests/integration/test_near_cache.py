@@ -1,15 +1,10 @@
 """Each process's copy of the page cache: no round trip for a hit, never a page older than a change."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from flask import Flask
 
 from blog import changefeed
 from blog import create_app
@@ -111,33 +106,6 @@ def test_copies_are_bounded_by_size_and_age(monkeypatch):
 
 
 # --- two apps (two processes' view) on one database and one cache --------------------------------
-
-@pytest.fixture
-def two_apps(tmp_path) -> Iterator[tuple[Flask, Flask]]:
-    prefix = f"test-{uuid.uuid4().hex[:8]}:"
-
-    class Shared(TestingConfig):
-        PAGE_CACHE = True
-        SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'shared.db'}"
-        CACHE_KEY_PREFIX = prefix
-        VIEWS_BUFFER_PATH = str(tmp_path / "views.db")
-        if os.environ.get("TEST_REDIS_URL"):
-            CACHE_TYPE, CACHE_REDIS_URL = "RedisCache", os.environ["TEST_REDIS_URL"]
-        else:
-            CACHE_TYPE, CACHE_DIR = "blog.sqlitecache.SQLiteCache", str(tmp_path / "cache")
-
-    first, second = create_app(Shared), create_app(Shared)
-    with first.app_context():
-        db.drop_all()
-        db.create_all()
-    yield first, second
-    for each in (first, second):
-        with each.app_context():
-            pagecache.clear()
-            if each is first:
-                db.drop_all()
-            db.engine.dispose()
-
 
 class Counting:
     """The cache backend, counting the calls that reach it."""
