@@ -204,6 +204,11 @@ def _register_template_helpers(app: Flask) -> None:
 
     from blog.permissions import can_manage
 
+    from flask_login import current_user
+
+    # Also a global (Flask-Login only puts it in each render's context): macro files can then be
+    # imported without context, which Jinja builds once instead of on every render.
+    app.add_template_global(current_user, "current_user")
     app.add_template_global(media.avatar_url, "avatar_url")
     app.add_template_global(media.cover_urls, "cover_urls")
     app.add_template_global(can_manage, "can_manage")
@@ -219,6 +224,7 @@ def _register_template_helpers(app: Flask) -> None:
     from blog.services import seo
 
     app.add_template_global(seo.default_image, "default_image")
+    app.add_template_global(seo.default_image_alt, "default_image_alt")
     app.add_template_global(seo.json_ld, "json_ld")
     app.add_template_global(seo.website, "website_ld")
     app.add_template_global(seo.blog_posting, "blog_posting_ld")
@@ -257,8 +263,9 @@ def _register_template_helpers(app: Flask) -> None:
         (guests: the site's), the zone named; a date-only format keeps the full time in ``title``."""
         if value is None:
             return Markup("")
-        text = clock.format_local(value, fmt, zone)
-        full = clock.format_local(value, clock.DEFAULT_FORMAT, zone)
+        local = clock.to_local(value, zone or clock.viewer_zone())  # once for both texts
+        text = clock.format_in_zone(local, fmt)
+        full = text if fmt == clock.DEFAULT_FORMAT else clock.format_in_zone(local)
         title = "" if full == text else f' title="{escape(full)}"'
         return Markup(f'<time datetime="{clock.iso_utc(value)}"{title}>{escape(text)}</time>')
 

@@ -11,6 +11,7 @@ from blog.models import Tag
 from blog.models import User
 from blog.models import utcnow
 from blog.services.content import render_markdown
+from blog.services.seo import count_words
 
 _seq = itertools.count(1)
 
@@ -33,8 +34,9 @@ def make_post(author: User | None = None, title: str | None = None, body: str = 
     title = title or f"Post number {n}"
     published_at = fields.pop("published_at", utcnow() - timedelta(hours=age_hours)
                               if status in ("published", "archived") else None)
-    post = Post(title=title, slug=fields.pop("slug", f"post-number-{n}"), body=body, html=render_markdown(body),
-                summary=fields.pop("summary", f"Summary of post {n}."), status=status, author=author,
+    html = render_markdown(body)
+    post = Post(title=title, slug=fields.pop("slug", f"post-number-{n}"), body=body, html=html,
+                word_count=fields.pop("word_count", count_words(html)), summary=fields.pop("summary", f"Summary of post {n}."), status=status, author=author,
                 published_at=published_at, **fields)
     db.session.add(post)
     for name in tags:

@@ -70,8 +70,13 @@ class Post(db.Model):
     #: The cover's alt text (post page, listings, og:image:alt); empty: the cover is decorative.
     cover_alt: Mapped[str] = mapped_column(String(300), default="", server_default="")
     # Indexed by ix_posts_status_published_at, whose leading column it is.
-    status: Mapped[str] = mapped_column(String(20), default="draft")
+    # active_history: a change is judged by what it leaves as well as what it sets (the page cache
+    # bumps listings when a post leaves "published"), even when the old value was not loaded.
+    status: Mapped[str] = mapped_column(String(20), default="draft", active_history=True)
     reading_time: Mapped[int] = mapped_column(default=1)
+    #: Words in ``html``'s text (services.seo.count_words), counted when it is rendered: the post
+    #: page's JSON-LD shows it without reading the whole body on every request.
+    word_count: Mapped[int] = mapped_column(default=0, server_default="0")
     comments_enabled: Mapped[bool] = mapped_column(default=True)
     views: Mapped[int] = mapped_column(default=0)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -86,7 +91,7 @@ class Post(db.Model):
     __mapper_args__ = {"version_id_col": version}
     #: One of KINDS; pages stay out of listings, feeds and the archive.
     # Only a server default: rows written by code that predates pages (or this column) are posts.
-    kind: Mapped[str] = mapped_column(String(10), server_default="post")
+    kind: Mapped[str] = mapped_column(String(10), server_default="post", active_history=True)
     #: A page's position in the header navigation (ascending); None: not linked there.
     nav_order: Mapped[int | None]
 

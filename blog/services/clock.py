@@ -146,7 +146,11 @@ def format_local(value: datetime | None, fmt: str = DEFAULT_FORMAT, zone: ZoneIn
     end with the zone's name ("2 Dec 2026, 09:00 CET")."""
     if value is None:
         return ""
-    local = to_local(value, zone or viewer_zone())
+    return format_in_zone(to_local(value, zone or viewer_zone()), fmt, with_zone=with_zone)
+
+
+def format_in_zone(local: datetime, fmt: str = DEFAULT_FORMAT, *, with_zone: bool | None = None) -> str:
+    """An aware datetime as ``format_local`` writes it, in its own zone."""
     text = local.strftime(fmt)
     if with_zone is None:
         with_zone = "%H" in fmt or "%I" in fmt

@@ -118,7 +118,8 @@ def thread(post: Post, viewer=None, page: int | None = None, *, paginate: bool =
     """One page of the comments of ``post`` as a tree: its top-level comments, ``per_page()`` at a
     time oldest first, each with all its replies. ``page`` None is the last (newest) page, where a
     new comment goes; a page past the last gives the last. Two queries whatever the size: the
-    counts, then the page's comments (a recursive CTE from its top-level ones down their replies).
+    counts, then the page's comments (a recursive CTE from its top-level ones down their replies);
+    for a guest, one when the thread fits a page (the counts ride along with its first rows).
     ``paginate=False``: the whole thread as one page (the API's contract).
 
     Everyone sees approved comments; moderators (and the post's author) also see the queue
@@ -127,7 +128,13 @@ def thread(post: Post, viewer=None, page: int | None = None, *, paginate: bool =
     size = per_page()
     guest = not (viewer is not None and getattr(viewer, "is_authenticated", False))
     roots_where = None if guest else _roots(post, viewer)
-    if guest:  # the common case, in statements built once
+    if guest and paginate:  # the common case, in statements built once
+        # The counts and up to one more than a page of comments: most threads are all there.
+        first = db.session.execute(_guest_statements(size)[2], {"post_id": post.id}).all()
+        if len(first) <= size:
+            return _tree([row[0] for row in first], first[0][2] if first else 0, 1, 1, size)
+        _, n_roots, count = first[0]
+    elif guest:
         n_roots, count = db.session.execute(_guest_statements()[0], {"post_id": post.id}).one()
     else:
         n_roots, count = db.session.execute(_counts(roots_where, Comment.post_id == post.id)).one()
@@ -152,13 +159,16 @@ def thread(post: Post, viewer=None, page: int | None = None, *, paginate: bool =
     return _tree(rows, count, page, pages, size)
 
 
+def _count_queries(roots_where, of_post):
+    """(top-level comments the viewer sees, approved comments readers see counted)."""
+    return (select(func.count()).select_from(Comment).where(*roots_where),
+            select(func.count()).select_from(Comment).where(
+                of_post, Comment.status == "approved", Comment.deleted_at.is_(None)))
+
+
 def _counts(roots_where, of_post):
-    """(top-level comments the viewer sees, approved comments readers see counted): one statement."""
-    return select(
-        select(func.count()).select_from(Comment).where(*roots_where).scalar_subquery(),
-        select(func.count()).select_from(Comment).where(
-            of_post, Comment.status == "approved", Comment.deleted_at.is_(None)).scalar_subquery(),
-    )
+    """Both ``_count_queries`` in one statement."""
+    return select(*(query.scalar_subquery() for query in _count_queries(roots_where, of_post)))
 
 
 def _shown(where):
@@ -166,12 +176,16 @@ def _shown(where):
 
 
 @functools.cache
-def _guest_statements():
-    # A guest sees approved comments only, whoever wrote the post: the same two statements for
-    # every post, bound to its id (built per request they cost more than they take to run).
+def _guest_statements(size: int = 0):
+    # A guest sees approved comments only, whoever wrote the post: the same statements for every
+    # post, bound to its id (built per request they cost more than they take to run). The third
+    # is both counts beside one more than a page of comments: a whole thread that fits one page,
+    # else the counts that page it.
     of_post = Comment.post_id == bindparam("post_id")
     guest = _roots_for(of_post, lambda table: table.status == "approved")
-    return _counts(guest, of_post), _shown([of_post, Comment.status == "approved"])
+    shown = _shown([of_post, Comment.status == "approved"])
+    first = shown.add_columns(*(query.scalar_subquery() for query in _count_queries(guest, of_post)))
+    return _counts(guest, of_post), shown, first.limit(size + 1)
 
 
 def _tree(rows: list[Comment], count: int, page: int, pages: int, size: int) -> Thread:

@@ -27,6 +27,7 @@ from blog.models import post_tags
 from blog.models import utcnow
 from blog.services import content
 from blog.services import maintenance
+from blog.services import seo
 from blog.services.errors import Conflict
 
 DEMO_ADMIN = {"username": "admin", "email": "admin@example.com", "password": "admin-demo-password"}
@@ -228,7 +229,8 @@ def seed(posts: int = 40, comments: int = 120, users: int = 12, *, seed: int = 2
             published_at = None
         created = (published_at or now) - timedelta(hours=rng.randint(1, 72))
         rows.append({
-            "title": title, "slug": slug, "body": body, "html": html, "summary": summary,
+            "title": title, "slug": slug, "body": body, "html": html, "word_count": seo.count_words(html),
+            "summary": summary,
             "status": status, "reading_time": minutes, "views": rng.randint(0, 5000) if published_at else 0,
             "author_id": rng.choice(author_ids), "category_id": rng.choice(categories),
             "created_at": created, "updated_at": created, "published_at": published_at,

@@ -62,8 +62,12 @@ SITE = "site"
 LISTINGS = "listings"
 TAXONOMY = "taxonomy"
 NEIGHBOURS = "neighbours"
+#: The header menu's links to static pages (services.pages.nav_pages).
+NAV = "nav"
 #: A published post's columns that other posts' pages show (links to it, their order, related by tags).
 _LINKED = ("title", "slug", "status", "published_at", "kind", "author_id", "tags")
+#: A page's columns the header menu shows (a link to it, its place, whether it is there at all).
+_IN_MENU = ("title", "slug", "status", "kind", "nav_order")
 
 
 def post_area(slug: str) -> str:
@@ -460,6 +464,10 @@ def _areas_for_flush(session: Session) -> set[str]:
             if "published" in statuses and (obj in session.new or obj in session.deleted or any(
                     state.attrs[name].history.has_changes() for name in _LINKED)):
                 areas.add(NEIGHBOURS)
+            if "page" in _history_values(state, "kind") and (obj in session.new or obj in session.deleted or any(
+                    state.attrs[name].history.has_changes() for name in _IN_MENU)):
+                # Every page shows the menu, and every cached page depends on the taxonomy area.
+                areas.update((NAV, TAXONOMY))
         elif isinstance(obj, Comment):
             # Only approved comments show; a new one waiting in the queue changes no public page.
             if obj in session.deleted or "approved" in _history_values(inspect(obj), "status"):

@@ -12,15 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import defer
 from sqlalchemy.orm import joinedload
 
-from blog.extensions import cache
 from blog.extensions import db
 from blog.models import Post
 from blog.models import Redirect
 from blog.models.base import is_row_id
+from blog.services import pagecache
 from blog.services.errors import Invalid
 from blog.services.errors import NotFound
 
-NAV_TIMEOUT = 60  # seconds; saving a page or an import clears it at once
+NAV_TIMEOUT = 300  # seconds; any change to a page in the menu refreshes it at once (services.pagecache)
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,9 @@ def visible_post(slug: str, user=None) -> str | None:
     return post.slug if post is not None and post.is_visible_to(user) else None
 
 
-@cache.memoize(timeout=NAV_TIMEOUT)
+# Under the menu's own generation, which any committed change to a page in it bumps: every process
+# sees the change at once, and this process's copy saves the round trip to the cache backend.
+@pagecache.memoize(pagecache.NAV, timeout=NAV_TIMEOUT)
 def nav_pages() -> list[PageLink]:
     """Published pages that admins put in the header navigation, in their order (one query)."""
     rows = db.session.execute(
@@ -94,13 +96,7 @@ def set_nav_order(orders: dict[int, int | None]) -> None:
     """Set the header positions of pages (``{page id: position or None}``); admins only (callers check)."""
     for page in db.session.scalars(select(Post).where(Post.id.in_(orders), Post.kind == "page")):
         page.nav_order = orders[page.id]
-    db.session.commit()
-    clear_nav()
-
-
-def clear_nav() -> None:
-    """Forget the cached header links (after a page is saved, moved or imported)."""
-    cache.delete_memoized(nav_pages)
+    db.session.commit()  # the menu's generation moves with it (services.pagecache)
 
 
 # --- redirects from old addresses --------------------------------------------------------

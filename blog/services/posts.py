@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import defer
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from blog.extensions import db
 from blog.models import Category
@@ -35,6 +36,7 @@ from blog.services import content
 from blog.services import pages
 from blog.services import paging
 from blog.services import pagecache
+from blog.services import seo
 from blog.services import taxonomy
 from blog.services import viewcounts
 from blog.services.errors import Conflict
@@ -100,9 +102,18 @@ def popular(limit: int = 5) -> list[PostLink]:
 @functools.cache
 def _by_slug(light: bool) -> Select:
     # Built once, with a bound slug: building the statement and its loader options per request
-    # cost about as much as running it.
-    query = select(Post).options(defer(Post.body), defer(Post.html)) if light else _with_relations()
-    return query.where(Post.slug == bindparam("slug"))
+    # cost about as much as running it. Tags come from ``_tags_of``, not selectinload, whose
+    # statement is built (and its cache key computed) afresh on every load.
+    if light:
+        return select(Post).options(defer(Post.body), defer(Post.html)).where(Post.slug == bindparam("slug"))
+    return (select(Post).options(joinedload(Post.author), joinedload(Post.category))
+            .where(Post.slug == bindparam("slug")))
+
+
+@functools.cache
+def _tags_of() -> Select:
+    return (select(Tag).join(post_tags, post_tags.c.tag_id == Tag.id).where(post_tags.c.post_id == bindparam("post_id"))
+            .order_by(Tag.name))
 
 
 def get_visible(slug: str, user=None, *, light: bool = False) -> Post:
@@ -116,6 +127,8 @@ def get_visible(slug: str, user=None, *, light: bool = False) -> Post:
     post = db.session.scalar(_by_slug(light), {"slug": slug})
     if post is None or not post.is_visible_to(user):
         raise NotFound("There is no post at this address.")
+    if not light and "tags" not in post.__dict__:  # the relationship's order (Tag.name), loaded as selectinload would
+        set_committed_value(post, "tags", list(db.session.scalars(_tags_of(), {"post_id": post.id})))
     return post
 
 
@@ -339,7 +352,6 @@ def save(data: PostInput, *, by: User, post: Post | None = None, cover=None,
         _schedule_publication(post.published_at)
     if revision_kind != "autosave":  # an autosave only ever changes a draft: no widget or menu shows it
         taxonomy.clear_widgets()
-        pages.clear_nav()
     return post
 
 
@@ -420,6 +432,7 @@ def _apply(post: Post, data: PostInput, *, by: User, before: _Before, new_key: s
     post.title = " ".join(data.title.split())
     post.body = data.body
     post.html = rendered.html
+    post.word_count = seo.count_words(rendered.html)
     post.reading_time = content.reading_time(data.body)
     post.summary = " ".join((data.summary or "").split())
     post.category_id = data.category_id

@@ -26,7 +26,7 @@ from blog.models import User
 from blog.models.post import post_tags
 from blog.services import media
 from blog.services import pagecache
-from blog.services.seo import plain_text
+from blog.services.seo import plain_prefix
 
 #: How much of a post's stored HTML a card reads for its excerpt (the body itself stays in the database).
 EXCERPT_SOURCE = 1500
@@ -40,9 +40,6 @@ MORE_FROM = 3
 RELATED_CANDIDATES = 50
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
-# A prefix of HTML may end inside a tag or an entity: drop that unfinished tail before stripping tags.
-_OPEN_TAG = re.compile(r"<[^>]*$")
-_OPEN_ENTITY = re.compile(r"&#?\w*$")
 
 
 @dataclass(frozen=True)
@@ -76,8 +73,7 @@ def excerpt(summary: str, html_prefix: str) -> str:
     text = " ".join((summary or "").split())
     if text:
         return text
-    prefix = _OPEN_ENTITY.sub("", _OPEN_TAG.sub("", html_prefix or ""))
-    text = plain_text(prefix)
+    text = plain_prefix(html_prefix)
     end = None
     for match in _SENTENCE_END.finditer(text):
         end = match.end()
@@ -228,6 +224,7 @@ def card_image(post: Post) -> dict | None:
     return {"src": cover["card"], "srcset": srcset, "alt": cover_alt(post)}
 
 
+@functools.lru_cache(maxsize=4096)
 def initials(name: str) -> str:
     """One or two letters standing in for someone without an avatar ("ada_lovelace" -> "AL")."""
     parts = [part for part in re.split(r"[\W_]+", name or "") if part]

@@ -27,6 +27,11 @@ _TAGS = re.compile(r"<[^>]+>")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?])")
 _WORD = re.compile(r"\w[\w'’-]*")
 _SENTENCE = re.compile(r"^(.+?[.!?])(?:\s|$)", re.S)
+# A prefix of HTML may end inside a tag or an entity: drop that unfinished tail before stripping tags.
+_OPEN_TAG = re.compile(r"<[^>]*$")
+_OPEN_ENTITY = re.compile(r"&#?\w*$")
+#: How much of a post's HTML the description looks at first (the whole only when that is not enough).
+DESCRIPTION_SOURCE = 2000
 
 
 def plain_text(markup: str) -> str:
@@ -35,21 +40,38 @@ def plain_text(markup: str) -> str:
     return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text)  # "<a>see</a>." must not read "see ."
 
 
+def plain_prefix(markup_prefix: str) -> str:
+    """``plain_text`` of the first characters of some HTML, which may stop inside a tag or an entity."""
+    return plain_text(_OPEN_ENTITY.sub("", _OPEN_TAG.sub("", markup_prefix or "")))
+
+
+def _lead(markup: str) -> str:
+    """The first sentence of sanitised HTML's text, else its text (cut by the caller). Read from the
+    first DESCRIPTION_SOURCE characters when they settle it, so a long post costs what a short one does."""
+    if len(markup) > DESCRIPTION_SOURCE:
+        body = plain_prefix(markup[:DESCRIPTION_SOURCE])
+        match = _SENTENCE.match(body)
+        if match and match.end(1) < len(body):  # a sentence ended inside, and not just at the cut
+            return match.group(1)
+        if not match and len(body) > DESCRIPTION_MAX + 1:  # the cut falls in a sentence longer than the limit
+            return body
+    body = plain_text(markup)
+    match = _SENTENCE.match(body)
+    return match.group(1) if match else body
+
+
 def description(post: Post) -> str:
     """A post's meta description: its summary, else the first sentence of its text, at most 160 characters."""
-    text = " ".join((post.summary or "").split())
-    if not text:
-        body = plain_text(post.html)
-        match = _SENTENCE.match(body)
-        text = match.group(1) if match else body
+    text = " ".join((post.summary or "").split()) or _lead(post.html or "")
     if len(text) > DESCRIPTION_MAX:
         text = text[:DESCRIPTION_MAX - 1].rsplit(" ", 1)[0] + "…"
     return text or current_app.config["SITE_DESCRIPTION"]
 
 
-def word_count(post: Post) -> int:
-    """Words in the post's text."""
-    return len(_WORD.findall(plain_text(post.html)))
+def count_words(markup: str) -> int:
+    """Words in sanitised HTML's text (stored as ``Post.word_count`` when the HTML is rendered)."""
+    # plain_text's spacing fixes change no word, so they are skipped (migration 0018 counts the same way).
+    return len(_WORD.findall(html.unescape(_TAGS.sub(" ", markup or ""))))
 
 
 def absolute(url: str) -> str:
@@ -60,6 +82,12 @@ def absolute(url: str) -> str:
 def default_image() -> str:
     """The absolute URL of the site's default social image: SITE_IMAGE, else the one drawn from SITE_NAME."""
     return absolute(current_app.config["SITE_IMAGE"] or url_for("main.site_image"))
+
+
+def default_image_alt() -> str:
+    """What the default social image shows, as its alt text: "SITE_NAME: SITE_DESCRIPTION"."""
+    config = current_app.config
+    return f"{config['SITE_NAME']}: {config['SITE_DESCRIPTION']}"
 
 
 @functools.lru_cache(maxsize=4)
@@ -119,7 +147,7 @@ def blog_posting(post: Post, image: str) -> dict:
     url = site + url_for("posts.detail", slug=post.slug)
     data = {"@context": "https://schema.org", "@type": "BlogPosting", "headline": post.title[:110],
             "description": description(post), "url": url, "mainEntityOfPage": {"@type": "WebPage", "@id": url},
-            "image": [image], "wordCount": word_count(post),
+            "image": [image], "wordCount": post.word_count,
             "datePublished": _iso(post.published_at), "dateModified": _iso(post.updated_at or post.published_at),
             "publisher": {"@type": "Organization", "name": current_app.config["SITE_NAME"], "url": site + "/"}}
     if post.author is not None:

@@ -157,10 +157,6 @@ def archive_months(limit: int = 12) -> list[Month]:
 
 def clear_widgets() -> None:
     """Forget every cached sidebar widget (after publishing, editing, deleting or moderating)."""
-    from blog.services import accounts
-    from blog.services import comments
-    from blog.services import posts
-
     # Through the shared generations: every process and host sees the change at once.
     pagecache.invalidate(pagecache.LISTINGS, pagecache.TAXONOMY)
 

@@ -236,6 +236,7 @@ def test_the_page_costs_the_same_queries_however_many_categories(admin, tree, co
     for n in range(10):
         taxonomy.create_category(f"Topic {n}", tree["flask"].id)
         make_post(category=category_named(f"Topic {n}"))
+    admin.get("/admin/categories")  # the menu is cached under the taxonomy's generation: warm it again
     with count_queries() as many:
         admin.get("/admin/categories")
     assert few.count == many.count == 4  # the user, the nav's pending count, the categories, the post counts

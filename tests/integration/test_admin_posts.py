@@ -248,6 +248,7 @@ def test_the_query_count_does_not_grow_with_the_number_of_posts(client, site, co
         post = make_post(site["author"], status="published" if n % 2 else "pending")
         make_comment(post)
     client.post(f"/admin/posts/{published_id}/archive")
+    client.get(urls[0])  # a bulk change moves every generation, the menu's too: warm it again
     large = [_count(client, count_queries, url) for url in urls]
     assert small == large, (small, large)
 

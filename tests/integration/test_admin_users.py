@@ -232,5 +232,6 @@ def test_the_query_count_does_not_grow_with_the_number_of_users(client, site, co
         make_post(user)
     for target in db.session.scalars(select(User).where(User.role == "reader").limit(10)).all():
         client.post(f"/admin/users/{target.id}/role", data={"role": "author"})
+    client.get(urls[0])  # a bulk change moves every generation, the menu's too: warm it again
     large = [_count(client, count_queries, url) for url in urls]
     assert small == large, (small, large)

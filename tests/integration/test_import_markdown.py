@@ -101,6 +101,39 @@ def test_header_links_pages_in_the_order_admins_set(app, client):
     assert 'href="/about"' in nav and "/contact" not in nav
 
 
+def _menu(client) -> str:
+    return client.get("/").data.decode().split('aria-label="Main"', 1)[1].split("</nav>", 1)[0]
+
+
+def test_the_cached_menu_follows_every_change_to_its_pages_and_only_those(app, client, count_queries):
+    from datetime import timedelta
+
+    from blog.models import utcnow
+    from blog.services import posts
+
+    author = make_user(role="admin")
+    about = make_post(author, title="About", slug="about", kind="page", nav_order=1)
+    later = make_post(author, title="Later", slug="later", kind="page", nav_order=2, status="scheduled",
+                      published_at=utcnow() + timedelta(hours=1))
+    assert 'href="/about"' in _menu(client) and "/later" not in _menu(client)  # the menu is cached now
+    # A post (not a page) changing leaves the cached menu alone: the home page does not ask for it.
+    make_post(author, title="Just a post")
+    with count_queries() as after:
+        assert "Just a post" in client.get("/").text
+    assert after.count and not any("nav_order IS NOT NULL" in sql for sql in after.statements)
+    # A scheduled page going live (the every-minute task, no editor involved) is in the menu at once.
+    later.published_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    posts.publish_due()
+    assert 'href="/later"' in _menu(client)
+    about.title = "About us"
+    db.session.commit()
+    assert ">About us</a>" in _menu(client)
+    about.kind = "post"  # no longer a page: out of the menu
+    db.session.commit()
+    assert 'href="/about"' not in _menu(client)
+
+
 def test_site_routes_win_over_pages_and_unknown_addresses_stay_404(app, client):
     assert client.get("/tags").status_code == 200
     assert client.get("/nothing-here").status_code == 404

@@ -189,6 +189,7 @@ def test_the_query_count_does_not_grow_with_the_posts(client, app, count_queries
     add(195)
     for n in range(5):
         send_back(f"Back {n}")
+    client.get(URL)  # a bulk change moves every generation, the menu's too: warm it again
     assert measure() == small and measure(headers=HX) == small_fragment
     # the user; tab counts; the page's count, ids and rows; the sent-back notes
     assert small_fragment == 6, small_fragment

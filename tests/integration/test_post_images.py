@@ -328,10 +328,12 @@ def test_my_media_lists_my_images_with_usage_and_deletes_unused_ones(client, aut
     theirs = media.save_image(other, upload(image_bytes()), "Theirs")
     rows = [media.save_image(author, upload(image_bytes()), f"Mine {i}") for i in range(3)]
     post = posts.save(posts.PostInput(title="Showcase", body=f"![x](/uploads/media/{rows[0].key})"), by=author)
+    client.get("/my/media")  # warm the header's memoised menu: a post's save leaves it alone
     with count_queries() as few:
         page = client.get("/my/media")
     more = [media.save_image(author, upload(image_bytes()), f"More {i}") for i in range(10)]
     posts.save(posts.PostInput(title="Second", body=f"![y](/uploads/media/{more[0].key})"), by=author)
+    client.get("/my/media")  # and again: a bulk change among those writes moves every generation
     with count_queries() as many:
         client.get("/my/media")
     assert many.count == few.count

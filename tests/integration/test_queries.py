@@ -99,4 +99,6 @@ def test_post_page_queries_stay_constant_with_1_100_and_1000_comments(app, clien
         # Up to COMMENTS_PER_PAGE top-level comments with their replies; 1,000 is several pages.
         assert client.get(f"{url}?cpage=1").text.count('class="comment"') >= min(target, 100)
         assert ("Page " in page) == (target == 1000)
-    assert counts[1] == counts[100] == counts[1000], counts
+    # A guest's thread that fits one page is one statement (its counts ride along); one that spans
+    # pages takes one more, for that page's comments. Never more, however long it grows.
+    assert counts[1] == counts[100] == counts[1000] - 1, counts

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from html import escape as html_escape
 from datetime import datetime
 from datetime import timedelta
 from xml.etree import ElementTree
@@ -155,13 +156,17 @@ def json_lds(html: str) -> list[dict]:
     return [json.loads(m) for m in re.findall(r'<script type="application/ld\+json">(.*?)</script>', html)]
 
 
-def test_post_head_has_description_cards_default_image_and_blog_posting(client, site):
+def test_post_head_has_description_cards_default_image_and_blog_posting(app, client, site):
     post = site["public"]
     html = client.get(f"/blog/{post.slug}").text
     assert '<link rel="canonical" href="http://localhost/blog/public-post' in html or f'href="http://localhost/blog/{post.slug}"' in html
     assert meta(html, "description") == "Read this and see."  # no summary: the first sentence
     assert meta(html, "og:image") == "http://localhost/site-image.png"
-    assert meta(html, "og:image:alt") and meta(html, "twitter:card") == "summary_large_image"
+    # The default image's alt names the site (it once read ": ", the macro seeing no site name).
+    site_alt = html_escape(f"{app.config['SITE_NAME']}: {app.config['SITE_DESCRIPTION']}")
+    assert meta(html, "og:image:alt") == meta(html, "twitter:image:alt") == site_alt
+    assert meta(client.get("/").text, "og:image:alt") == site_alt
+    assert meta(html, "twitter:card") == "summary_large_image"
     assert meta(html, "twitter:image") == meta(html, "og:image")
     found = {data["@type"]: data for data in json_lds(html)}
     website, posting = found["WebSite"], found["BlogPosting"]

@@ -32,6 +32,7 @@ from blog.services import content
 from blog.services import media
 from blog.services import pages
 from blog.services import posts
+from blog.services import seo
 from blog.services import taxonomy
 from blog.services.errors import ServiceError
 from blog.services.importers.items import CategoryItem
@@ -151,11 +152,11 @@ class Writer:
                 media.discard_imported_image(name)
 
     def finish(self) -> None:
-        """End the run: a dry run forgets everything; otherwise the cached widgets and nav are refreshed."""
+        """End the run: a dry run forgets everything; otherwise the cached widgets are refreshed (the
+        menu's links to imported pages follow the commit, services.pagecache)."""
         if self.dry_run:
             db.session.rollback()
         taxonomy.clear_widgets()
-        pages.clear_nav()
 
     # --- users, categories, tags, media --------------------------------------------------
 
@@ -303,6 +304,7 @@ class Writer:
         post.body = item.body
         rendered = content.render_post(item.body)
         post.html = rendered.html
+        post.word_count = seo.count_words(rendered.html)
         post.reading_time = content.reading_time(item.body)
         summary = " ".join((item.summary or "").split())
         if len(summary) > posts.MAX_SUMMARY:
