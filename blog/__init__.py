@@ -5,10 +5,12 @@ import calendar
 from pathlib import Path
 
 from flask import Flask
+from flask_login import current_user
 
 import config as config_module
 from blog import errors
 from blog import logs
+from blog import rendering
 from blog import security
 from blog.extensions import bcrypt
 from blog.extensions import cache
@@ -33,7 +35,7 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
         settings = config_name
     settings.validate()
 
-    app = Flask(
+    app = rendering.App(
         __name__,
         instance_path=settings.INSTANCE_PATH,
         template_folder=str(ROOT / "templates"),
@@ -104,8 +106,6 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     from blog import handlers
 
     handlers.connect()
-    from blog import rendering
-
     rendering.register(app)  # the page cache and the HTTP caching headers
     errors.register(app)
     security.register(app)
@@ -204,8 +204,6 @@ def _register_template_helpers(app: Flask) -> None:
 
     from blog.permissions import can_manage
 
-    from flask_login import current_user
-
     # Also a global (Flask-Login only puts it in each render's context): macro files can then be
     # imported without context, which Jinja builds once instead of on every render.
     app.add_template_global(current_user, "current_user")
@@ -230,8 +228,6 @@ def _register_template_helpers(app: Flask) -> None:
     app.add_template_global(seo.blog_posting, "blog_posting_ld")
     app.add_template_global(seo.breadcrumbs, "breadcrumbs_ld")
     app.add_template_global(seo.description, "meta_description")
-
-    from flask_login import current_user
 
     from blog.services import comments
 

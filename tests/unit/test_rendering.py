@@ -57,3 +57,31 @@ def test_a_block_only_template_renders_whole_without_vary(app):
     with app.test_request_context("/"):
         response = render("errors/error.html", code=404, title="t", message="m")
         assert "HX-Request" not in response.headers.get("Vary", "")
+
+
+def test_remembered_urls_are_the_ones_flask_builds(app):
+    """App.url_for answers repeats from its memo: the same URL Flask's own builder gives, per
+    script root and argument order, and everything it must not remember still built fresh."""
+    from flask import Flask
+    from werkzeug.routing import BuildError
+
+    def built(*args, **kwargs):
+        return Flask.url_for(app, *args, **kwargs)
+
+    cases = [("main.index", {}), ("posts.detail", {"slug": "a-b"}), ("main.search", {"q": "x", "page": 2}),
+             ("main.search", {"page": 2, "q": "x"}), ("static", {"filename": "css/site.css"}),
+             ("main.archive", {"year": 2026})]
+    for root in ("", "/blog-root"):
+        with app.test_request_context("/", environ_overrides={"SCRIPT_NAME": root}):
+            for _ in range(2):  # the second time from the memo
+                for endpoint, values in cases:
+                    assert app.url_for(endpoint, **values) == built(endpoint, **values)
+            assert app.url_for("main.search", q="x", page=2) != app.url_for("main.search", page=2, q="x")
+            assert app.url_for("posts.detail", slug="a-b").startswith(root + "/blog/")
+            assert app.url_for("main.index", _external=True) == built("main.index", _external=True)
+            assert app.url_for("main.index", _anchor="top").endswith("/#top")
+            assert app.url_for("main.search", tags=["a", "b"]) == built("main.search", tags=["a", "b"])
+            with pytest.raises(BuildError):
+                app.url_for("no.such_endpoint")
+    with app.app_context(), pytest.raises(RuntimeError):  # outside a request, as Flask: no SERVER_NAME here
+        app.url_for("main.index")
