@@ -172,7 +172,10 @@ def _counts(roots_where, of_post):
 
 
 def _shown(where):
-    return select(Comment).options(joinedload(Comment.author)).where(*where).order_by(Comment.created_at, Comment.id)
+    # A thread shows its authors' names and pictures only: their other columns (the JSON of
+    # social links among them, decoded per row) stay in the database.
+    authors = joinedload(Comment.author).load_only(User.username, User.avatar, User.avatar_processed)
+    return select(Comment).options(authors).where(*where).order_by(Comment.created_at, Comment.id)
 
 
 @functools.cache
