@@ -41,8 +41,9 @@ def _insert(conn, table: str, **values) -> None:
     for column in inspect(conn).get_columns(table):
         if column["name"] not in values and not column["nullable"] and column.get("default") is None:
             kind = str(column["type"]).upper()
-            values[column["name"]] = (0 if "INT" in kind or "BOOL" in kind else "2026-01-01 00:00:00"
-                                      if "DATE" in kind else "x")
+            values[column["name"]] = (False if "BOOL" in kind else 0 if "INT" in kind
+                                      else "2026-01-01 00:00:00" if "DATE" in kind or "TIME" in kind
+                                      else "{}" if "JSON" in kind else "x")
     names = ", ".join(values)
     conn.execute(text(f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + n for n in values)})"), values)
 
