@@ -130,7 +130,7 @@ def thread(post: Post, viewer=None, page: int | None = None, *, paginate: bool =
     roots_where = None if guest else _roots(post, viewer)
     if guest and paginate:  # the common case, in statements built once
         # The counts and up to one more than a page of comments: most threads are all there.
-        first = db.session.execute(_guest_statements(size)[2], {"post_id": post.id}).all()
+        first = db.session.execute(_guest_first_page(size), {"post_id": post.id}).all()
         if len(first) <= size:
             return _tree([row[0] for row in first], first[0][2] if first else 0, 1, 1, size)
         _, n_roots, count = first[0]
@@ -179,16 +179,21 @@ def _shown(where):
 
 
 @functools.cache
-def _guest_statements(size: int = 0):
+def _guest_statements():
     # A guest sees approved comments only, whoever wrote the post: the same statements for every
-    # post, bound to its id (built per request they cost more than they take to run). The third
-    # is both counts beside one more than a page of comments: a whole thread that fits one page,
-    # else the counts that page it.
+    # post, bound to its id (built per request they cost more than they take to run).
     of_post = Comment.post_id == bindparam("post_id")
     guest = _roots_for(of_post, lambda table: table.status == "approved")
-    shown = _shown([of_post, Comment.status == "approved"])
-    first = shown.add_columns(*(query.scalar_subquery() for query in _count_queries(guest, of_post)))
-    return _counts(guest, of_post), shown, first.limit(size + 1)
+    counts = _count_queries(guest, of_post)
+    return select(*(query.scalar_subquery() for query in counts)), _shown([of_post, Comment.status == "approved"]), counts
+
+
+@functools.cache
+def _guest_first_page(size: int):
+    # Both counts beside one more than a page of comments: a whole thread that fits one page,
+    # else the counts that page it.
+    _, shown, counts = _guest_statements()
+    return shown.add_columns(*(query.scalar_subquery() for query in counts)).limit(size + 1)
 
 
 def _tree(rows: list[Comment], count: int, page: int, pages: int, size: int) -> Thread:
