@@ -104,6 +104,8 @@ def test_theme_test_data_creates_exactly_what_our_model_holds(app, admin):
     assert count(Category) == 68 and count(Category, Category.parent_id.is_not(None)) == 10
     assert count(Tag) == 110
     assert count(User) == 3  # the two WordPress authors and our admin
+    skipped = [(line.item, line.reason) for line in report.lines if line.kind == "comment" and line.action == "skipped"]
+    assert [reason for _, reason in skipped if "pingback" not in reason and "trackback" not in reason] == []
     assert count(Comment) == 29  # 33 less two pingbacks and two trackbacks
     assert count(Comment, Comment.parent_id.is_not(None)) > 0
     assert report.total("post", "created") == 58 and report.total("page", "created") == 21
