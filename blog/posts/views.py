@@ -89,8 +89,13 @@ def _editor(form: PostForm, post=None, status: int = 200, inserted=None, *, vers
 def _insert_image(form: PostForm, post=None) -> Response:
     """The no-JS "Insert image": store the image, append its Markdown to the body, show the editor again.
 
-    Nothing is saved but the image; what was typed comes back as it was (plus the image).
+    Nothing is saved but the image; what was typed comes back as it was (plus the image). A cover
+    file chosen beside it cannot come back (no server can fill a file input): the field says so.
     """
+    cover = getattr(form.cover.data, "filename", None)
+    if cover:
+        apply_errors(form, {"cover": [f"Choose the cover image again ({cover}): a browser cannot keep a chosen "
+                                      "file when the page reloads to insert an image."]})
     try:
         row = media.save_image(current_user, form.image.data or None, form.image_alt.data)
     except Invalid as error:

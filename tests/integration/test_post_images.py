@@ -409,3 +409,18 @@ def test_a_deleted_writers_images_go_to_whoever_takes_their_posts(app):
     kept = media.save_image(other, upload(image_bytes()), "To the admin")
     users.delete(other, by=admin, posts="delete")
     assert db.session.get(Media, kept.id).owner_id == admin.id
+
+
+def test_no_js_insert_image_asks_for_a_chosen_cover_again_rather_than_dropping_it_silently(client, author, app):
+    # A file input cannot be filled again by the server: the cover chosen beside the image is lost
+    # with the reload, so the editor says so at the cover field (and keeps no cover file).
+    response = client.post("/blog/create", data=editor_form(
+        action="insert_image", image=(BytesIO(image_bytes()), "pic.png"), image_alt="My picture",
+        cover=(BytesIO(image_bytes(size=(1200, 600))), "cover.png")))
+    assert response.status_code == 200 and count(Post) == 0
+    assert "Choose the cover image again" in response.text and "cover.png" in response.text
+    assert not list((Path(app.config["UPLOAD_FOLDER"]) / "covers").glob("*"))
+    # Without a cover chosen, nothing is said about it.
+    plain = client.post("/blog/create", data=editor_form(
+        action="insert_image", image=(BytesIO(image_bytes()), "pic.png"), image_alt="My picture"))
+    assert "Choose the cover image again" not in plain.text
