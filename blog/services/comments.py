@@ -184,8 +184,7 @@ def _guest_statements():
     # post, bound to its id (built per request they cost more than they take to run).
     of_post = Comment.post_id == bindparam("post_id")
     guest = _roots_for(of_post, lambda table: table.status == "approved")
-    counts = _count_queries(guest, of_post)
-    return select(*(query.scalar_subquery() for query in counts)), _shown([of_post, Comment.status == "approved"]), counts
+    return _counts(guest, of_post), _shown([of_post, Comment.status == "approved"]), _count_queries(guest, of_post)
 
 
 @functools.cache
