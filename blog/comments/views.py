@@ -41,7 +41,7 @@ def _user_key() -> str:
 @bp.get("/blog/<slug>/comments")
 def thread(slug: str) -> Response:
     """The comment thread as a fragment; a plain visit goes to the post's comments."""
-    post = posts.get_visible(slug, current_user)
+    post = posts.get_readable(slug, current_user)
     cpage = comments.requested_page(post, current_user)
     if not wants_fragment():
         return redirect(url_for("posts.detail", slug=slug, _anchor="comments", cpage=cpage))

@@ -23,7 +23,25 @@ if TYPE_CHECKING:
 COMMENT_STATUSES = ("pending", "approved", "rejected", "spam")
 
 
-class Comment(db.Model):
+class CommentRules:
+    """What a comment's own columns (and its author) decide, shared by the model and the thread's
+    plain rows (services/rows.py)."""
+
+    __slots__ = ()
+
+    @property
+    def display_name(self) -> str:
+        """Who wrote it: the account's username, else the guest's name (imported comments), else a deleted user."""
+        if self.author is not None:
+            return self.author.username
+        return self.author_name or "deleted user"
+
+    @property
+    def is_removed(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Comment(CommentRules, db.Model):
     __tablename__ = "comments"
     __table_args__ = (
         # A post page loads its approved comments in one indexed range scan.
@@ -63,14 +81,3 @@ class Comment(db.Model):
 
     def __repr__(self) -> str:
         return f"<Comment {self.id} on post {self.post_id}>"
-
-    @property
-    def display_name(self) -> str:
-        """Who wrote it: the account's username, else the guest's name (imported comments), else a deleted user."""
-        if self.author is not None:
-            return self.author.username
-        return self.author_name or "deleted user"
-
-    @property
-    def is_removed(self) -> bool:
-        return self.deleted_at is not None

@@ -35,7 +35,31 @@ post_tags = Table(
 )
 
 
-class Post(db.Model):
+class PostRules:
+    """What a post's own columns decide, shared by the model and the post page's plain row (services/rows.py)."""
+
+    __slots__ = ()
+
+    @property
+    def is_public(self) -> bool:
+        """Published and archived posts can be read by anyone."""
+        return self.status in ("published", "archived")
+
+    @property
+    def is_page(self) -> bool:
+        """A static page (served at /<slug>), not a post."""
+        return self.kind == "page"
+
+    def is_visible_to(self, user) -> bool:
+        """Guests see public posts; authors their own; moderators everything."""
+        if self.is_public:
+            return True
+        if user is None or not getattr(user, "is_authenticated", False):
+            return False
+        return user.id == self.author_id or user.is_moderator
+
+
+class Post(PostRules, db.Model):
     __tablename__ = "posts"
     __table_args__ = (
         # Feeds, the sitemap and the digest filter on status and sort by publication date.
@@ -101,24 +125,6 @@ class Post(db.Model):
 
     def __repr__(self) -> str:
         return f"<Post {self.slug}>"
-
-    @property
-    def is_public(self) -> bool:
-        """Published and archived posts can be read by anyone."""
-        return self.status in ("published", "archived")
-
-    @property
-    def is_page(self) -> bool:
-        """A static page (served at /<slug>), not a post."""
-        return self.kind == "page"
-
-    def is_visible_to(self, user) -> bool:
-        """Guests see public posts; authors their own; moderators everything."""
-        if self.is_public:
-            return True
-        if user is None or not getattr(user, "is_authenticated", False):
-            return False
-        return user.id == self.author_id or user.is_moderator
 
 
 class PostRedirect(db.Model):

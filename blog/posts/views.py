@@ -37,7 +37,7 @@ from blog.services.errors import NotFound
 def detail(slug: str) -> Response:
     """One post with its approved comments, threaded; an old address redirects to the new one."""
     try:
-        post = posts.get_visible(slug, current_user)
+        post = posts.get_readable(slug, current_user)
     except NotFound:
         moved = posts.redirect_for(slug)
         if moved is None:

@@ -41,6 +41,10 @@ from blog.services.errors import Invalid
 from blog.services.errors import NotAllowed
 from blog.services.errors import NotFound
 from blog.services import pagecache
+from blog.services.rows import CommentRow
+from blog.services.rows import comment_row
+from blog.services.rows import comment_rows
+from blog.services.rows import comment_select
 
 #: Replies nest this deep at most; deeper replies are shown at the deepest level.
 MAX_DEPTH = 3
@@ -55,7 +59,7 @@ MODERATION = {"approve": "approved", "reject": "rejected", "spam": "spam"}
 
 @dataclass
 class ThreadNode:
-    comment: Comment
+    comment: CommentRow
     replies: list[ThreadNode] = field(default_factory=list)
 
 
@@ -130,10 +134,11 @@ def thread(post: Post, viewer=None, page: int | None = None, *, paginate: bool =
     roots_where = None if guest else _roots(post, viewer)
     if guest and paginate:  # the common case, in statements built once
         # The counts and up to one more than a page of comments: most threads are all there.
-        first = db.session.execute(_guest_first_page(size), {"post_id": post.id}).all()
+        statement, width = _guest_first_page(size)
+        first = db.session.connection().execute(statement, {"post_id": post.id}).all()
         if len(first) <= size:
-            return _tree([row[0] for row in first], first[0][2] if first else 0, 1, 1, size)
-        _, n_roots, count = first[0]
+            return _tree([comment_row(row) for row in first], first[0][width + 1] if first else 0, 1, 1, size)
+        n_roots, count = first[0][width:]
     elif guest:
         n_roots, count = db.session.execute(_guest_statements()[0], {"post_id": post.id}).one()
     else:
@@ -141,8 +146,7 @@ def thread(post: Post, viewer=None, page: int | None = None, *, paginate: bool =
     pages = max(1, -(-n_roots // size)) if paginate else 1
     page = pages if page is None else min(max(1, page), pages)
     if pages == 1 and guest:
-        rows = db.session.scalars(_guest_statements()[1], {"post_id": post.id}).all()
-        return _tree(rows, count, page, pages, size)
+        return _tree(comment_rows(_guest_statements()[1], {"post_id": post.id}), count, page, pages, size)
     if pages == 1:  # most threads: every comment the viewer sees, no tree walk needed
         shown = [Comment.post_id == post.id, _visible(post, viewer)]
     else:
@@ -155,8 +159,7 @@ def thread(post: Post, viewer=None, page: int | None = None, *, paginate: bool =
         tree = tree.union(select(child.id).where(child.parent_id == tree.c.id, child.post_id == post.id,
                                                  _visible(post, viewer, child)))
         shown = [Comment.id.in_(select(tree.c.id))]
-    rows = db.session.scalars(_shown(shown)).all()
-    return _tree(rows, count, page, pages, size)
+    return _tree(comment_rows(_shown(shown)), count, page, pages, size)
 
 
 def _count_queries(roots_where, of_post):
@@ -172,10 +175,8 @@ def _counts(roots_where, of_post):
 
 
 def _shown(where):
-    # A thread shows its authors' names and pictures only: their other columns (the JSON of
-    # social links among them, decoded per row) stay in the database.
-    authors = joinedload(Comment.author).load_only(User.username, User.avatar, User.avatar_processed)
-    return select(Comment).options(authors).where(*where).order_by(Comment.created_at, Comment.id)
+    # A thread shows its authors' names and pictures only: plain rows (services/rows.py), no ORM objects.
+    return comment_select(where)[0]
 
 
 @functools.cache
@@ -191,16 +192,18 @@ def _guest_statements():
 def _guest_first_page(size: int):
     # Both counts beside one more than a page of comments: a whole thread that fits one page,
     # else the counts that page it.
-    _, shown, counts = _guest_statements()
-    return shown.add_columns(*(query.scalar_subquery() for query in counts)).limit(size + 1)
+    *_, counts = _guest_statements()
+    statement, width = comment_select([Comment.post_id == bindparam("post_id"), Comment.status == "approved"],
+                                     extra=[query.scalar_subquery() for query in counts])
+    return statement.limit(size + 1), width
 
 
-def _tree(rows: list[Comment], count: int, page: int, pages: int, size: int) -> Thread:
+def _tree(comments: list[CommentRow], count: int, page: int, pages: int, size: int) -> Thread:
     """The page's comments (parents before replies) as a tree, too-deep replies under their deepest allowed ancestor."""
-    nodes = {c.id: ThreadNode(c) for c in rows}
+    nodes = {c.id: ThreadNode(c) for c in comments}
     depth: dict[int, int] = {}
     roots: list[ThreadNode] = []
-    for comment in rows:  # parents come before replies: ordered by time
+    for comment in comments:  # parents come before replies: ordered by time
         node = nodes[comment.id]
         parent = nodes.get(comment.parent_id) if comment.parent_id else None
         if parent is None or parent.comment.id not in depth:

@@ -42,6 +42,8 @@ from blog.services import viewcounts
 from blog.services.errors import Conflict
 from blog.services.errors import Invalid
 from blog.services.errors import NotFound
+from blog.services.rows import PostRow
+from blog.services.rows import post_by_slug
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,15 @@ def popular(limit: int = 5) -> list[PostLink]:
         .order_by(Post.views.desc(), Post.id.desc()).limit(limit)
     ).all()
     return [PostLink(*row) for row in rows]
+
+
+def get_readable(slug: str, user=None) -> PostRow:
+    """The post at ``slug`` as its page shows it, if ``user`` may read it: plain rows, not ORM
+    objects (services/rows.py), for the post page and its thread. Raises NotFound as ``get_visible``."""
+    post = post_by_slug(slug)
+    if post is None or not post.is_visible_to(user):
+        raise NotFound("There is no post at this address.")
+    return post
 
 
 @functools.cache
