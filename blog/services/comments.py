@@ -45,6 +45,7 @@ from blog.services.rows import CommentRow
 from blog.services.rows import comment_row
 from blog.services.rows import comment_rows
 from blog.services.rows import comment_select
+from blog.services.rows import read
 
 #: Replies nest this deep at most; deeper replies are shown at the deepest level.
 MAX_DEPTH = 3
@@ -135,7 +136,7 @@ def thread(post: Post, viewer=None, page: int | None = None, *, paginate: bool =
     if guest and paginate:  # the common case, in statements built once
         # The counts and up to one more than a page of comments: most threads are all there.
         statement, width = _guest_first_page(size)
-        first = db.session.connection().execute(statement, {"post_id": post.id}).all()
+        first = read(statement, {"post_id": post.id}).all()
         if len(first) <= size:
             return _tree([comment_row(row) for row in first], first[0][width + 1] if first else 0, 1, 1, size)
         n_roots, count = first[0][width:]

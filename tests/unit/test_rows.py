@@ -99,3 +99,29 @@ def test_the_post_page_loads_no_orm_objects_for_a_guest(app, client):
             event.remove(model, "load", loaded)
     assert response.status_code == 200 and b"3 comments" in response.data
     assert seen == []
+
+
+def _in_transaction() -> bool:
+    import psycopg
+
+    dbapi = db.session.connection().connection.dbapi_connection
+    return dbapi.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+
+def test_on_postgresql_a_first_read_runs_outside_a_transaction_and_the_pool_gets_it_back_as_usual(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: on SQLite a read opens no transaction anyway (TEST_DATABASE_URL)")
+    from sqlalchemy import select
+
+    post = make_post(tags=["one"])
+    slug = post.slug
+    db.session.remove()
+    assert rows.post_by_slug(slug).tags[0].name == "one"
+    assert not _in_transaction()  # no BEGIN was sent, no ROLLBACK will be
+    db.session.remove()
+    db.session.scalar(select(Post.id).limit(1))  # the next session's work is transactional again
+    assert _in_transaction()
+    # A request that has used the database already (a signed-in visitor's user row) stays in its transaction.
+    assert rows.post_by_slug(slug).id == post.id
+    assert _in_transaction()
+    db.session.rollback()
