@@ -37,6 +37,7 @@ from werkzeug.http import is_resource_modified
 from werkzeug.http import unquote_etag
 from werkzeug.wrappers import Request as WerkzeugRequest
 
+from blog.extensions import db
 from blog.extensions import htmx
 from blog.extensions import limiter
 from blog.services import pagecache
@@ -267,6 +268,7 @@ def _serve_from_cache() -> Response | None:
         gens = {}
     _state()["page"] = (key, gens)
     if entry is None:
+        read_without_transaction()
         return None
     _state()["hit"] = True
     if entry.post_id is not None:
@@ -283,6 +285,22 @@ def _serve_from_cache() -> Response | None:
         body = gzip.decompress(entry.body)
     headers.append(("X-Page-Cache", "hit"))
     return Response(body, entry.status, headers=headers)
+
+
+#: See ``read_without_transaction``.
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+
+
+def read_without_transaction() -> None:
+    """A guest's GET of a reading page (which writes nothing to the database) reads on PostgreSQL
+    outside a transaction: two of a post page's five round trips fewer (BEGIN before the first
+    statement, ROLLBACK when the connection goes back to the pool), and the same data, since under
+    READ COMMITTED every statement takes its own snapshot either way. The pool gives the connection
+    back its usual mode. Not on SQLite, where a read opens no transaction anyway and switching the
+    connection's mode costs more than it saves; not once the request has used the database."""
+    session = db.session()
+    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options=_AUTOCOMMIT)
 
 
 def _public(response: Response, etag: str | None, last_modified: datetime | float | None) -> Response:

@@ -103,9 +103,7 @@ def popular(limit: int = 5) -> list[PostLink]:
 
 def get_readable(slug: str, user=None) -> PostRow:
     """The post at ``slug`` as its page shows it, if ``user`` may read it: plain rows, not ORM
-    objects (services/rows.py), for the post page and its thread, which write nothing to the
-    database (on PostgreSQL a guest's read may run outside a transaction). Raises NotFound as
-    ``get_visible``."""
+    objects (services/rows.py), for the post page and its thread. Raises NotFound as ``get_visible``."""
     post = post_by_slug(slug)
     if post is None or not post.is_visible_to(user):
         raise NotFound("There is no post at this address.")

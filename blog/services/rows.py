@@ -1,4 +1,4 @@
-"""Plain rows for the hottest read path: the post page and its comment thread (GETs that write nothing).
+"""Plain rows for the hottest read path: the post page and its comment thread.
 
 Loading ORM objects costs several times what the SELECT does: of an uncached post page's 2.4 ms,
 0.9 ms went to the ORM (statement setup, identity map, instance state per object, a transaction's
@@ -120,22 +120,11 @@ _POSTS, _USERS, _COMMENTS, _CATEGORIES, _TAGS = (model.__table__.c for model in 
 _AUTHOR = (_USERS.id, _USERS.username, _USERS.avatar, _USERS.avatar_processed)
 
 
-#: How a page that writes nothing reads on PostgreSQL when nothing else in the request has used the
-#: database yet: outside a transaction. That saves two of its five round trips (BEGIN before the first
-#: statement, ROLLBACK when the connection goes back to the pool) and sees the same data: under READ
-#: COMMITTED every statement takes its own snapshot either way. (On SQLite a read opens no
-#: transaction anyway, and switching the connection's mode costs more than it saves.)
-_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
-
-
 def read(statement: Select, params: dict):
-    """Run a read of this module's kind: see ``_AUTOCOMMIT``."""
-    # On the session's own connection (its view of the data), but as Core: an ORM-enabled
-    # execute would set up ORM result handling for rows that need none.
-    session = db.session()
-    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
-        return session.connection(execution_options=_AUTOCOMMIT).execute(statement, params)
-    return session.connection().execute(statement, params)
+    """Run one of this module's statements on the session's own connection (its view of the data,
+    and for a guest's page on PostgreSQL no transaction: ``rendering.read_without_transaction``),
+    but as Core: an ORM-enabled execute would set up ORM result handling for rows that need none."""
+    return db.session.connection().execute(statement, params)
 
 
 @functools.cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from sqlalchemy import select
 
 from blog.extensions import db
 from blog.models import Category
@@ -101,27 +102,41 @@ def test_the_post_page_loads_no_orm_objects_for_a_guest(app, client):
     assert seen == []
 
 
-def _in_transaction() -> bool:
-    import psycopg
 
-    dbapi = db.session.connection().connection.dbapi_connection
-    return dbapi.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+def _statuses_while(client, path: str) -> list[str]:
+    """The PostgreSQL connection's transaction status before each statement of one GET of ``path``."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def before(conn, cursor, statement, *args) -> None:
+        seen.append(conn.connection.dbapi_connection.info.transaction_status.name)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+    return seen
 
 
-def test_on_postgresql_a_first_read_runs_outside_a_transaction_and_the_pool_gets_it_back_as_usual(app):
+def test_on_postgresql_a_guests_post_page_reads_outside_a_transaction(app, client):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only: on SQLite a read opens no transaction anyway (TEST_DATABASE_URL)")
-    from sqlalchemy import select
+    from tests.factories import login_as
 
     post = make_post(tags=["one"])
-    slug = post.slug
+    make_comment(post)
+    path = f"/blog/{post.slug}"
     db.session.remove()
-    assert rows.post_by_slug(slug).tags[0].name == "one"
-    assert not _in_transaction()  # no BEGIN was sent, no ROLLBACK will be
-    db.session.remove()
-    db.session.scalar(select(Post.id).limit(1))  # the next session's work is transactional again
-    assert _in_transaction()
-    # A request that has used the database already (a signed-in visitor's user row) stays in its transaction.
-    assert rows.post_by_slug(slug).id == post.id
-    assert _in_transaction()
+    guest = _statuses_while(client, path)
+    assert len(guest) >= 3 and set(guest) == {"IDLE"}  # no BEGIN before any statement, no ROLLBACK after
+    # The pool gives the connection back in its usual mode: other work is transactional again.
+    db.session.remove()  # what the request's teardown does (the test app keeps one app context)
+    db.session.scalar(select(Post.id).limit(1))
+    assert db.session.connection().connection.dbapi_connection.info.transaction_status.name == "INTRANS"
     db.session.rollback()
+    # A signed-in visitor's request has read their user row first: it keeps its transaction.
+    login_as(client, make_user())
+    db.session.remove()
+    assert "INTRANS" in _statuses_while(client, path)
