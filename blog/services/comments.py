@@ -22,7 +22,6 @@ from sqlalchemy.exc import IntegrityError
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select
 from sqlalchemy.orm import aliased
-from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -184,9 +183,15 @@ def _shown(where):
 def _guest_statements():
     # A guest sees approved comments only, whoever wrote the post: the same statements for every
     # post, bound to its id (built per request they cost more than they take to run).
-    of_post = Comment.post_id == bindparam("post_id")
+    of_post, _ = _guest_shown()
     guest = _roots_for(of_post, lambda table: table.status == "approved")
-    return _counts(guest, of_post), _shown([of_post, Comment.status == "approved"]), _count_queries(guest, of_post)
+    return _counts(guest, of_post), _shown(_guest_shown()), _count_queries(guest, of_post)
+
+
+@functools.cache
+def _guest_shown():
+    # What a guest sees of a thread: its approved comments.
+    return (Comment.post_id == bindparam("post_id"), Comment.status == "approved")
 
 
 @functools.cache
@@ -194,8 +199,7 @@ def _guest_first_page(size: int):
     # Both counts beside one more than a page of comments: a whole thread that fits one page,
     # else the counts that page it.
     *_, counts = _guest_statements()
-    statement, width = comment_select([Comment.post_id == bindparam("post_id"), Comment.status == "approved"],
-                                     extra=[query.scalar_subquery() for query in counts])
+    statement, width = comment_select(_guest_shown(), extra=[query.scalar_subquery() for query in counts])
     return statement.limit(size + 1), width
 
 

@@ -1,8 +1,7 @@
 """Plain rows for the hottest read path: the post page and its comment thread.
 
-Loading ORM objects costs several times what the SELECT does: of an uncached post page's 2.4 ms,
-0.9 ms went to the ORM (statement setup, identity map, instance state per object, a transaction's
-bookkeeping). These Core statements, built once, return slotted dataclasses that read like the
+Loading ORM objects costs several times what the SELECT does (one post: 108 µs through the ORM,
+22 µs as Core): an uncached post page went from 2.5 to 1.95 ms in-process without them. These Core statements, built once, return slotted dataclasses that read like the
 models (same attribute names, the same rules through the models' own mixins), and cannot
 lazy-load, be changed or be flushed by accident. Writes go on using the models.
 """
@@ -11,6 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import fields
 from datetime import datetime
 
 from sqlalchemy import Select
@@ -60,15 +60,10 @@ class TagRow:
     slug: str
 
 
-#: The post columns a post page reads (``body``, the Markdown source, stays in the database).
-_POST_COLUMNS = ("id", "title", "slug", "html", "summary", "cover_image", "cover_processed", "cover_alt", "status",
-                 "reading_time", "word_count", "comments_enabled", "views", "author_id", "category_id", "created_at",
-                 "updated_at", "published_at", "version", "kind")
-
-
 @dataclass(frozen=True, slots=True)
 class PostRow(PostRules):
-    """A post as its page shows it: its short columns and stored HTML, author, category and tags."""
+    """A post as its page shows it: its short columns and stored HTML (``body``, the Markdown
+    source, stays in the database), author, category and tags."""
 
     id: int
     title: str
@@ -95,10 +90,6 @@ class PostRow(PostRules):
     tags: list[TagRow] = field(default_factory=list)
 
 
-_COMMENT_COLUMNS = ("id", "body", "html", "status", "post_id", "author_id", "parent_id", "created_at", "deleted_at",
-                    "author_name")
-
-
 @dataclass(frozen=True, slots=True)
 class CommentRow(CommentRules):
     """A comment in a thread."""
@@ -116,8 +107,17 @@ class CommentRow(CommentRules):
     author: Byline | None
 
 
+def _names(row_class, *, but=()) -> tuple[str, ...]:
+    """The field names of ``row_class``, which are its table's column names (less ``but``)."""
+    return tuple(f.name for f in fields(row_class) if f.name not in but)
+
+
+_POST_COLUMNS = _names(PostRow, but=("author", "category", "tags"))
+_COMMENT_COLUMNS = _names(CommentRow, but=("author",))
 _POSTS, _USERS, _COMMENTS, _CATEGORIES, _TAGS = (model.__table__.c for model in (Post, User, Comment, Category, Tag))
-_AUTHOR = (_USERS.id, _USERS.username, _USERS.avatar, _USERS.avatar_processed)
+_BYLINE = tuple(_USERS[name] for name in _names(Byline))
+_AUTHOR = tuple(_USERS[name] for name in _names(Author))
+_CATEGORY = tuple(_CATEGORIES[name] for name in _names(CategoryRow))
 
 
 def read(statement: Select, params: dict):
@@ -129,8 +129,7 @@ def read(statement: Select, params: dict):
 
 @functools.cache
 def _post_statement() -> Select:
-    return (select(*(_POSTS[name] for name in _POST_COLUMNS), *_AUTHOR, _USERS.bio, _USERS.social_links,
-                   _CATEGORIES.id, _CATEGORIES.name, _CATEGORIES.slug)
+    return (select(*(_POSTS[name] for name in _POST_COLUMNS), *_AUTHOR, *_CATEGORY)
             .outerjoin(_USERS.id.table, _USERS.id == _POSTS.author_id)
             .outerjoin(_CATEGORIES.id.table, _CATEGORIES.id == _POSTS.category_id)
             .where(_POSTS.slug == bindparam("slug")))
@@ -138,7 +137,7 @@ def _post_statement() -> Select:
 
 @functools.cache
 def _tags_statement() -> Select:
-    return (select(_TAGS.id, _TAGS.name, _TAGS.slug).join(post_tags, post_tags.c.tag_id == _TAGS.id)
+    return (select(*(_TAGS[name] for name in _names(TagRow))).join(post_tags, post_tags.c.tag_id == _TAGS.id)
             .where(post_tags.c.post_id == bindparam("post_id")).order_by(_TAGS.name))
 
 
@@ -147,9 +146,9 @@ def post_by_slug(slug: str) -> PostRow | None:
     row = read(_post_statement(), {"slug": slug}).first()
     if row is None:
         return None
-    n = len(_POST_COLUMNS)
-    author = Author(*row[n:n + 6]) if row[n] is not None else None
-    category = CategoryRow(*row[n + 6:]) if row[n + 6] is not None else None
+    n, m = len(_POST_COLUMNS), len(_POST_COLUMNS) + len(_AUTHOR)
+    author = Author(*row[n:m]) if row[n] is not None else None
+    category = CategoryRow(*row[m:]) if row[m] is not None else None
     tags = [TagRow(*tag) for tag in read(_tags_statement(), {"post_id": row[0]})]
     return PostRow(*row[:n], author=author, category=category, tags=tags)
 
@@ -157,7 +156,7 @@ def post_by_slug(slug: str) -> PostRow | None:
 def comment_select(where, *, extra=()) -> tuple[Select, int]:
     """A SELECT of the comments matching ``where``, oldest first, with their authors' bylines (and
     the columns in ``extra`` after them), and how many columns the comment itself takes."""
-    columns = (*(_COMMENTS[name] for name in _COMMENT_COLUMNS), *_AUTHOR)
+    columns = (*(_COMMENTS[name] for name in _COMMENT_COLUMNS), *_BYLINE)
     statement = (select(*columns, *extra).outerjoin(_USERS.id.table, _USERS.id == _COMMENTS.author_id).where(*where)
                  .order_by(_COMMENTS.created_at, _COMMENTS.id))
     return statement, len(columns)
@@ -171,4 +170,4 @@ def comment_rows(statement: Select, params: dict | None = None) -> list[CommentR
 def comment_row(row) -> CommentRow:
     """One row of a ``comment_select`` as a CommentRow."""
     n = len(_COMMENT_COLUMNS)
-    return CommentRow(*row[:n], author=Byline(*row[n:n + 4]) if row[n] is not None else None)
+    return CommentRow(*row[:n], author=Byline(*row[n:n + len(_BYLINE)]) if row[n] is not None else None)
