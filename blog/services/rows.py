@@ -13,9 +13,13 @@ from dataclasses import field
 from dataclasses import fields
 from datetime import datetime
 
+from sqlalchemy import JSON
 from sqlalchemy import Select
+from sqlalchemy import aggregate_order_by
 from sqlalchemy import bindparam
+from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import type_coerce
 
 from blog.extensions import db
 from blog.models import Category
@@ -128,29 +132,41 @@ def read(statement: Select, params: dict):
 
 
 @functools.cache
-def _post_statement() -> Select:
-    return (select(*(_POSTS[name] for name in _POST_COLUMNS), *_AUTHOR, *_CATEGORY)
+def _post_statement(dialect: str) -> Select:
+    # The tags come in the same statement, as one JSON array of [id, name, slug] in name order:
+    # one round trip, not two. SQLite before 3.44 cannot order inside an aggregate; its BINARY
+    # collation is Python's str order, so post_by_slug sorts them there.
+    tag = tuple(_TAGS[name] for name in _names(TagRow))
+    if dialect == "postgresql":
+        tags = select(aggregate_order_by(func.json_agg(func.json_build_array(*tag)), _TAGS.name))
+    else:
+        tags = select(func.json_group_array(func.json_array(*tag)))
+    tags = tags.select_from(post_tags.join(_TAGS.id.table, _TAGS.id == post_tags.c.tag_id)).where(
+        post_tags.c.post_id == _POSTS.id).scalar_subquery()
+    return (select(*(_POSTS[name] for name in _POST_COLUMNS), *_AUTHOR, *_CATEGORY, type_coerce(tags, JSON))
             .outerjoin(_USERS.id.table, _USERS.id == _POSTS.author_id)
             .outerjoin(_CATEGORIES.id.table, _CATEGORIES.id == _POSTS.category_id)
             .where(_POSTS.slug == bindparam("slug")))
 
 
-@functools.cache
-def _tags_statement() -> Select:
-    return (select(*(_TAGS[name] for name in _names(TagRow))).join(post_tags, post_tags.c.tag_id == _TAGS.id)
-            .where(post_tags.c.post_id == bindparam("post_id")).order_by(_TAGS.name))
+_AUTHOR_AT = len(_POST_COLUMNS)
+_CATEGORY_AT = _AUTHOR_AT + len(_AUTHOR)
+_TAGS_AT = _CATEGORY_AT + len(_CATEGORY)
 
 
 def post_by_slug(slug: str) -> PostRow | None:
-    """The post at ``slug`` with its author, category and tags (two queries), or None."""
-    row = read(_post_statement(), {"slug": slug}).first()
+    """The post at ``slug`` with its author, category and tags (one query), or None."""
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    row = connection.execute(_post_statement(dialect), {"slug": slug}).first()
     if row is None:
         return None
-    n, m = len(_POST_COLUMNS), len(_POST_COLUMNS) + len(_AUTHOR)
-    author = Author(*row[n:m]) if row[n] is not None else None
-    category = CategoryRow(*row[m:]) if row[m] is not None else None
-    tags = [TagRow(*tag) for tag in read(_tags_statement(), {"post_id": row[0]})]
-    return PostRow(*row[:n], author=author, category=category, tags=tags)
+    author = Author(*row[_AUTHOR_AT:_CATEGORY_AT]) if row[_AUTHOR_AT] is not None else None
+    category = CategoryRow(*row[_CATEGORY_AT:_TAGS_AT]) if row[_CATEGORY_AT] is not None else None
+    tags = [TagRow(*tag) for tag in row[_TAGS_AT] or ()]
+    if dialect != "postgresql":
+        tags.sort(key=lambda tag: tag.name)
+    return PostRow(*row[:_AUTHOR_AT], author=author, category=category, tags=tags)
 
 
 def comment_select(where, *, extra=()) -> tuple[Select, int]:
