@@ -39,7 +39,7 @@ class Config:
     INSTANCE_PATH = str(INSTANCE)
 
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'blog.db'}"
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}  # PostgreSQL: stale connections are replaced at checkout (blog/pool.py)
     REDIS_URL = os.environ.get("REDIS_URL") or None
 
     # Background jobs: RedisHuey when REDIS_URL is set, else SqliteHuey in the instance folder.

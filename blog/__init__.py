@@ -57,9 +57,6 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     assets.init_app(app)  # fingerprinted, pre-compressed static files through WhiteNoise
 
     logs.configure(app)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # A SQLite connection is a file, not a socket a server can drop: no ping before each checkout.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
@@ -70,6 +67,7 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     htmx.init_app(app)
     limiter.init_app(app)
     _configure_sqlite(app)
+    _configure_postgres(app)
     from blog import tasks
 
     tasks.configure(app)  # the queue reads this app's configuration (the consumer's too, via wsgi)
@@ -155,6 +153,17 @@ def _configure_sqlite(app: Flask) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+
+
+def _configure_postgres(app: Flask) -> None:
+    """Stale pooled connections replaced at checkout, with a round trip only when one is in doubt
+    (blog/pool.py). A SQLite connection is a file, not a socket a server can drop: no check."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+    from blog import pool
+
+    with app.app_context():
+        pool.check_on_checkout(db.engine)
 
 
 def _register_template_helpers(app: Flask) -> None:

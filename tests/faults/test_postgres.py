@@ -1,5 +1,5 @@
 """PostgreSQL going away under the app: a killed connection, a restart. Pooled connections are
-checked before use (``pool_pre_ping``), so only requests made while the server is down can fail."""
+checked before use (blog/pool.py), so only requests made while the server is down can fail."""
 from __future__ import annotations
 
 import os
