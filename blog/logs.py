@@ -51,7 +51,7 @@ def configure(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         # Trust a proxy's id when it looks sane, so one id follows a request through nginx and us.
-        incoming = request.headers.get("X-Request-ID", "")
+        incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
         g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
         g.request_started = time.perf_counter()
 

@@ -48,6 +48,8 @@ from blog.services import posts
 FRAGMENT_HEADERS = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")
 #: Every htmx header a view reads (the home page also reads HX-Trigger): all of them key the page cache.
 KEY_HEADERS = (*FRAGMENT_HEADERS, "HX-Trigger")
+#: The same headers' keys in the WSGI environ (read there: a missing header costs EnvironHeaders an exception).
+_KEY_ENVIRON = tuple((name, "HTTP_" + name.upper().replace("-", "_")) for name in KEY_HEADERS)
 #: Response headers worth storing with a page (the rest are added on the way out each time).
 _KEPT_HEADERS = ("Content-Type", "Vary", "ETag", "Last-Modified", "Cache-Control")
 _COMPRESSIBLE = ("text/html", "application/rss+xml", "application/atom+xml", "application/xml", "text/xml",
@@ -155,8 +157,12 @@ def page_number(name: str = "page", args=None) -> int:
 
 
 def wants_fragment() -> bool:
-    """True for an htmx swap; page loads, boosted links and history restores get the whole page."""
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+    """True for an htmx swap; page loads, boosted links and history restores get the whole page.
+
+    (flask-htmx's tests, read from the WSGI environ: a missing header costs Werkzeug an exception.)"""
+    environ = request.environ
+    return (environ.get("HTTP_HX_REQUEST") == "true" and environ.get("HTTP_HX_BOOSTED") != "true"
+            and environ.get("HTTP_HX_HISTORY_RESTORE_REQUEST") != "true")
 
 
 def render(template: str, *, block: str | None = None, status: int = 200, oob: tuple[str, ...] = (),
@@ -249,14 +255,15 @@ def _shareable_request() -> bool:
     # A session (flashes, a form token, a login) or a remember-me cookie: this visitor's own page.
     cookies = request.cookies
     return (config["SESSION_COOKIE_NAME"] not in cookies and config.get("REMEMBER_COOKIE_NAME", "remember_token")
-            not in cookies and "Authorization" not in request.headers)
+            not in cookies and "HTTP_AUTHORIZATION" not in request.environ)
 
 
 def _serve_from_cache() -> Response | None:
     if not _shareable_request():
         return None
     areas = CACHEABLE[request.endpoint](request.view_args or {})
-    variant = [f"{name}={request.headers.get(name, '')}" for name in KEY_HEADERS]
+    environ = request.environ
+    variant = [f"{name}={environ.get(key, '')}" for name, key in _KEY_ENVIRON]
     key = entry = None
     try:
         # The generations are read before the view reads the database (see services/pagecache.py).
@@ -379,9 +386,6 @@ def _compress(response: Response, gzipped: bytes | None = None) -> Response:
 
 #: Stored response headers that are per request, or recomputed on the way out.
 _PER_REQUEST = {"set-cookie", "content-length", "content-encoding", "x-page-cache", "x-request-id", "date"}
-
-
-_KEY_ENVIRON = tuple((name, "HTTP_" + name.upper().replace("-", "_")) for name in KEY_HEADERS)
 
 
 def _takes_gzip(value: str, req) -> bool:

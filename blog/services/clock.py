@@ -27,6 +27,10 @@ from blog.services.errors import Invalid
 
 #: The default for text with a time: "2 Dec 2026, 09:00 CET".
 DEFAULT_FORMAT = "%d %b %Y, %H:%M"
+#: A date alone: "02 Dec 2026" (post bylines, listings).
+DATE_FORMAT = "%d %b %Y"
+#: ``%b`` as strftime writes it in the C locale, the only one the app runs in (it never calls setlocale).
+_MONTH_ABBR = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MAX_ZONE = 64
 
 
@@ -151,14 +155,24 @@ def format_local(value: datetime | None, fmt: str = DEFAULT_FORMAT, zone: ZoneIn
 
 def format_in_zone(local: datetime, fmt: str = DEFAULT_FORMAT, *, with_zone: bool | None = None) -> str:
     """An aware datetime as ``format_local`` writes it, in its own zone."""
-    text = local.strftime(fmt)
+    text = _strftime(local, fmt)
     if with_zone is None:
         with_zone = "%H" in fmt or "%I" in fmt
     return f"{text} {zone_label(local)}" if with_zone else text
+
+
+def _strftime(value: datetime, fmt: str) -> str:
+    """``value.strftime(fmt)``; the two formats on nearly every page are put together directly, in a
+    third of strftime's time (a post page shows one per comment)."""
+    if fmt == DEFAULT_FORMAT:
+        return f"{value.day:02d} {_MONTH_ABBR[value.month]} {value.year}, {value.hour:02d}:{value.minute:02d}"
+    if fmt == DATE_FORMAT:
+        return f"{value.day:02d} {_MONTH_ABBR[value.month]} {value.year}"
+    return value.strftime(fmt)
 
 
 def iso_utc(value: datetime) -> str:
     """Machine-readable UTC for ``<time datetime>``: ``2026-12-02T08:00:00Z``."""
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.replace(microsecond=0).isoformat() + "Z"
+    return value.isoformat(timespec="seconds") + "Z"

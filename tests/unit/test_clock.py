@@ -51,3 +51,18 @@ def test_zone_names_are_checked():
             clock.clean_zone(bad)
         assert "timezone" in raised.value.fields
     assert "Europe/Berlin" in clock.zone_names() and "UTC" in clock.zone_names()
+
+
+@pytest.mark.parametrize("fmt", [clock.DEFAULT_FORMAT, clock.DATE_FORMAT, "%B %Y", "%H:%M"])
+def test_the_common_formats_written_directly_match_strftime(fmt):
+    # Every month, single- and double-digit days and hours, midnight, both ends of the day, in a zone.
+    moments = [datetime(year, month, day, hour, minute) for year in (1999, 2026) for month in range(1, 13)
+               for day, hour, minute in ((1, 0, 0), (9, 9, 5), (28, 23, 59))]
+    for moment in moments:
+        local = clock.to_local(moment, BERLIN)
+        assert clock.format_in_zone(local, fmt, with_zone=False) == local.strftime(fmt)
+
+
+def test_iso_utc_drops_microseconds_and_converts_aware_times():
+    assert clock.iso_utc(datetime(2026, 12, 2, 8, 0, 0, 999_999)) == "2026-12-02T08:00:00Z"
+    assert clock.iso_utc(datetime(2026, 12, 2, 9, 0, tzinfo=BERLIN)) == "2026-12-02T08:00:00Z"
