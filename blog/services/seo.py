@@ -119,22 +119,32 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, size: int, width: int) -> ImageFo
         size -= 4
 
 
+#: One encoder for every page (``json.dumps`` with options builds a new one on each call).
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def json_ld(data: dict) -> Markup:
     """``data`` as a JSON-LD script element, safe to put in the page."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = _JSON.encode(data)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(f'<script type="application/ld+json">{text}</script>')
 
 
-def website() -> dict:
-    """schema.org ``WebSite`` with its search box (``SearchAction``)."""
-    site = current_app.config["SITE_URL"]
-    return {"@context": "https://schema.org", "@type": "WebSite", "name": current_app.config["SITE_NAME"],
-            "description": current_app.config["SITE_DESCRIPTION"], "url": site + "/",
-            "potentialAction": {"@type": "SearchAction",
-                                "target": {"@type": "EntryPoint",
-                                           "urlTemplate": site + url_for("main.search") + "?q={search_term_string}"},
-                                "query-input": "required name=search_term_string"}}
+def website_ld() -> Markup:
+    """The JSON-LD element of schema.org ``WebSite`` with its search box (``SearchAction``): the same
+    on every page, so it is built once for the site's settings."""
+    config = current_app.config
+    return _website_ld(config["SITE_URL"], config["SITE_NAME"], config["SITE_DESCRIPTION"], url_for("main.search"))
+
+
+@functools.lru_cache(maxsize=8)
+def _website_ld(site: str, name: str, description: str, search: str) -> Markup:
+    return json_ld({"@context": "https://schema.org", "@type": "WebSite", "name": name, "description": description,
+                    "url": site + "/",
+                    "potentialAction": {"@type": "SearchAction",
+                                        "target": {"@type": "EntryPoint",
+                                                   "urlTemplate": site + search + "?q={search_term_string}"},
+                                        "query-input": "required name=search_term_string"}})
 
 
 def _iso(value) -> str | None:
