@@ -234,9 +234,8 @@ def _register_template_helpers(app: Flask) -> None:
     app.add_template_global(seo.default_image_alt, "default_image_alt")
     app.add_template_global(seo.json_ld, "json_ld")
     app.add_template_global(seo.website_ld, "website_ld")
-    app.add_template_global(seo.blog_posting, "blog_posting_ld")
+    app.add_template_global(seo.post_head, "post_head")
     app.add_template_global(seo.breadcrumbs, "breadcrumbs_ld")
-    app.add_template_global(seo.description, "meta_description")
 
     from blog.services import comments
 

@@ -10,6 +10,7 @@ import html
 import io
 import json
 import re
+from dataclasses import dataclass
 
 from flask import current_app
 from flask import url_for
@@ -19,6 +20,7 @@ from PIL import ImageDraw
 from PIL import ImageFont
 
 from blog.models import Post
+from blog.services import media
 
 DESCRIPTION_MAX = 160
 #: Open Graph's recommended size: the default image and the covers' og variant both have it.
@@ -151,18 +153,45 @@ def _iso(value) -> str | None:
     return value.replace(microsecond=0).isoformat() + "Z" if value else None
 
 
-def blog_posting(post: Post, image: str) -> dict:
-    """schema.org ``BlogPosting``: headline, author, dates, image, word count, keywords."""
+@dataclass(frozen=True, slots=True)
+class PostHead:
+    """What a post page's ``<head>`` says of the post (``post_head``): one call from the template."""
+
+    description: str
+    image: str  # absolute: the cover's Open Graph variant, else the site's default image
+    image_alt: str
+    published: str | None  # ISO 8601 UTC
+    modified: str | None
+    author_url: str | None  # absolute
+    ld: Markup  # the BlogPosting JSON-LD element
+
+
+def post_head(post: Post) -> PostHead:
+    """The description, social image, dates, author and JSON-LD of ``post``'s page, each worked out once."""
     site = current_app.config["SITE_URL"]
+    cover = media.cover_urls(post)
+    if cover:
+        image, image_alt = site + cover["og"], cover["alt"] or f"Cover image of “{post.title}”"
+    else:
+        image, image_alt = default_image(), default_image_alt()
+    text = description(post)
+    author_url = site + url_for("users.profile", username=post.author.username) if post.author is not None else None
+    return PostHead(text, image, image_alt, post.published_at.isoformat() + "Z" if post.published_at else None,
+                    _iso(post.updated_at), author_url, json_ld(blog_posting(post, image, text, author_url)))
+
+
+def blog_posting(post: Post, image: str, text: str, author_url: str | None) -> dict:
+    """schema.org ``BlogPosting``: headline, author, dates, image, word count, keywords (``text``: the description)."""
+    config = current_app.config
+    site = config["SITE_URL"]
     url = site + url_for("posts.detail", slug=post.slug)
     data = {"@context": "https://schema.org", "@type": "BlogPosting", "headline": post.title[:110],
-            "description": description(post), "url": url, "mainEntityOfPage": {"@type": "WebPage", "@id": url},
+            "description": text, "url": url, "mainEntityOfPage": {"@type": "WebPage", "@id": url},
             "image": [image], "wordCount": post.word_count,
             "datePublished": _iso(post.published_at), "dateModified": _iso(post.updated_at or post.published_at),
-            "publisher": {"@type": "Organization", "name": current_app.config["SITE_NAME"], "url": site + "/"}}
+            "publisher": {"@type": "Organization", "name": config["SITE_NAME"], "url": site + "/"}}
     if post.author is not None:
-        data["author"] = {"@type": "Person", "name": post.author.username,
-                          "url": site + url_for("users.profile", username=post.author.username)}
+        data["author"] = {"@type": "Person", "name": post.author.username, "url": author_url}
     if post.tags:
         data["keywords"] = [tag.name for tag in post.tags]
     if post.category is not None:

@@ -398,6 +398,19 @@ def test_cover_alt_text_is_saved_and_shown_on_the_post_page_and_in_open_graph(cl
     assert 'value="A lighthouse at dusk"' in client.get(f"/blog/{post.slug}/edit").text
 
 
+def test_a_cover_without_alt_text_is_named_for_its_post_in_the_social_card(client, author):
+    response = client.post("/blog/create", data=editor_form(
+        status="published", title="Harbour <lights>", cover=(BytesIO(image_bytes(size=(1200, 630))), "c.png")))
+    assert response.status_code == 303
+    post = db.session.scalar(select(Post))
+    html = client.get(f"/blog/{post.slug}").text
+    alt = "Cover image of “Harbour &lt;lights&gt;”"
+    assert f'<meta property="og:image:alt" content="{alt}">' in html
+    assert f'<meta name="twitter:image:alt" content="{alt}">' in html
+    image = re.search(r'<meta property="og:image" content="([^"]+)">', html)[1]
+    assert image.startswith("http") and "/uploads/covers/" in image
+
+
 def test_a_deleted_writers_images_go_to_whoever_takes_their_posts(app):
     from blog.services import users
 
