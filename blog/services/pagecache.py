@@ -57,6 +57,8 @@ from blog.extensions import cache
 #: ``session.info`` key: areas touched by the open transaction, bumped when it commits.
 PENDING = "pagecache_areas"
 _MEMO = "blog.pagecache.generations"
+#: The change feed's epoch as this request first read it (see ``_epoch``).
+_EPOCH = "blog.pagecache.epoch"
 #: What every page key depends on.
 SITE = "site"
 LISTINGS = "listings"
@@ -199,6 +201,19 @@ def _near() -> Near | None:
     return current_app.extensions.get("pagecache.near")
 
 
+def _epoch(near: Near) -> Any:
+    """``near``'s epoch, read once per request: on Redis each read polls the subscription socket (a
+    system call), and a post page reads it five times. A request's reads then all belong to one
+    moment of the feed, as its generations do (memoised the same way); a bump made by this request
+    forgets it (``announce``), so its own later reads trust nothing kept under the old epoch."""
+    if not has_request_context():
+        return near.epoch()
+    environ = request.environ
+    if _EPOCH not in environ:
+        environ[_EPOCH] = near.epoch()
+    return environ[_EPOCH]
+
+
 # --- generations --------------------------------------------------------------------------
 
 def _gen_key(area: str) -> str:
@@ -224,7 +239,7 @@ def generations(areas: Iterable[str]) -> dict[str, str]:
     known: dict[str, str] = request.environ.setdefault(_MEMO, {}) if has_request_context() else {}
     missing = [area for area in areas if area not in known]
     near = _near() if missing else None
-    epoch = near.epoch() if near is not None else None
+    epoch = _epoch(near) if near is not None else None
     if near is not None:
         known.update(near.tokens(missing, epoch))
         missing = [area for area in missing if area not in known]
@@ -257,6 +272,8 @@ def bump(*areas: str) -> None:
 
 def announce() -> None:
     """Tell every process the shared cache changed (after ``bump`` or a ``clear``): their copies go."""
+    if has_request_context():
+        request.environ.pop(_EPOCH, None)
     near = _near()
     if near is not None:
         near.announce()
@@ -337,7 +354,7 @@ def lookup(url: str, variant: Iterable[str], areas: Iterable[str], environ: dict
         store = backend
     areas = list(dict.fromkeys(areas))
     key = page_key(url, variant)
-    epoch = near.epoch() if near is not None else None
+    epoch = _epoch(near) if near is not None else None
     gens = near.tokens(areas, epoch) if epoch is not None else {}
     if epoch is not None and len(gens) == len(areas):  # every token known here: at most the entry to fetch
         value = near.get(key, epoch)
@@ -389,7 +406,7 @@ def save(key: str, entry: Entry) -> None:
     cache.set(key, entry, timeout=current_app.config["PAGE_CACHE_TIMEOUT"])
     near = _near()
     if near is not None:
-        near.keep(near.epoch(), {key: entry})
+        near.keep(_epoch(near), {key: entry})
 
 
 # --- memoised widgets ---------------------------------------------------------------------
@@ -411,7 +428,7 @@ def memoize(*areas: str, timeout: int = 60) -> Callable[[Callable[..., Any]], Ca
                 gens = generations([SITE, *areas])
                 raw = repr((name, args, sorted(kwargs.items()), list(gens.values())))
                 key = "memo:" + hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
-                epoch = near.epoch() if near is not None else None
+                epoch = _epoch(near) if near is not None else None
                 value = near.get(key, epoch) if near is not None else None
                 if value is not None:
                     return value

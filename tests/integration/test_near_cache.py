@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 
+from flask import has_request_context
+
 from blog import changefeed
 from blog import create_app
 from blog.extensions import cache
@@ -171,6 +173,45 @@ def test_widgets_are_kept_per_process_and_follow_changes_elsewhere(two_apps):
         make_post(tags=["beta"])
     with second.app_context():
         assert sorted(t.slug for t in taxonomy.tag_cloud()) == ["alpha", "beta"]
+
+
+class FeedReads:
+    """Counts the reads of an app's change feed made inside a request (on Redis each is a socket poll)."""
+
+    def __init__(self, app) -> None:
+        self.feed, self.count = app.extensions["pagecache.near"].feed, 0
+
+    def __enter__(self):
+        self.original = self.feed.epoch
+
+        def counted():
+            self.count += has_request_context()
+            return self.original()
+        self.feed.epoch = counted
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.feed.epoch = self.original
+
+
+def test_a_request_reads_the_change_feed_once(two_apps):
+    first, second = two_apps
+    with first.app_context():
+        slug = make_post(title="Read once", tags=["alpha"]).slug
+    with FeedReads(second) as reads:  # a miss: generations, the neighbours and related widgets, the store
+        page = second.test_client().get(f"/blog/{slug}")
+    assert page.status_code == 200 and "Read once" in page.text and reads.count == 1
+
+
+def test_a_bump_within_a_request_reads_the_feed_again(two_apps):
+    _, second = two_apps
+    with second.test_request_context("/"), FeedReads(second) as reads:
+        pagecache.generations([pagecache.LISTINGS])
+        pagecache.generations([pagecache.TAXONOMY])
+        assert reads.count == 1
+        pagecache.bump(pagecache.LISTINGS)  # this request's own change: what it kept before is not trusted
+        pagecache.generations([pagecache.LISTINGS])
+        assert reads.count >= 2
 
 
 def test_clearing_the_cache_drops_every_process_copy(two_apps):
