@@ -235,6 +235,10 @@ def _register_template_helpers(app: Flask) -> None:
     app.add_template_global(seo.json_ld, "json_ld")
     app.add_template_global(seo.website_ld, "website_ld")
     app.add_template_global(seo.post_head, "post_head")
+
+    from blog.services import subscriptions
+
+    app.add_template_global(subscriptions.post_choices, "subscribe_choices")
     app.add_template_global(seo.breadcrumbs, "breadcrumbs_ld")
 
     from blog.services import comments

@@ -116,6 +116,7 @@ class Server:
     def __init__(self, module: str, cwd: Path, env: dict[str, str], workers: int, gunicorn: str,
                  config: Path, log: Path) -> None:
         self.port = _free_port()
+        self.app_log = Path(env["LOG_FILE"]) if "LOG_FILE" in env else None  # the blog's own log (errors)
         # Both apps get the same settings file (production's gunicorn.conf.py: its access log line
         # per request included), else the bare app would be measured without work the blog pays for.
         # Its stdout (the access log) goes to a file, as under journald, not to this terminal.
@@ -146,20 +147,27 @@ class Server:
         self.log.close()
 
 
-def _check(url: str) -> None:
-    """One request first: it must be a 2xx without a cookie (and it warms the caches)."""
+def _check(url: str, app_log: Path | None) -> int:
+    """One request first: it must be a 2xx without a cookie (and it warms the caches). Returns 1
+    when it failed (counted with the page's non-2xx), after printing the app's last logged error."""
     request = urllib.request.Request(url, headers={"User-Agent": BROWSER, "Accept-Encoding": "gzip"})
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             if "Set-Cookie" in response.headers:
                 print(f"  warning: {url} sets a cookie for a guest", flush=True)
-    except OSError as error:  # wrk will count what fails; the run goes on
+        return 0
+    except OSError as error:  # the run goes on
         print(f"  warning: {url}: {error}", flush=True)
+        text = app_log.read_text(errors="replace") if app_log is not None and app_log.exists() else ""
+        start = text.rfind("Traceback")
+        if start >= 0:
+            print("  " + text[text.rfind("\n", 0, start) + 1:].strip()[-4000:].replace("\n", "\n  "), flush=True)
+        return 1
 
 
 def _wrk(wrk: str, server: Server, name: str, path: str, options, lua: Path) -> Result:
     url = server.url(path)
-    _check(url)
+    failed = _check(url, server.app_log)
     before = _cpu_seconds(server.process.pid)
     out = subprocess.run(
         [wrk, f"-t{options.threads}", f"-c{options.connections}", f"-d{options.duration}s", "--latency",
@@ -173,7 +181,7 @@ def _wrk(wrk: str, server: Server, name: str, path: str, options, lua: Path) -> 
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     cookies = int(re.search(r"cookies: (\d+)", out).group(1))  # type: ignore[union-attr]
-    return Result(name, rps, p50, p99, cpu * 1000 / max(requests, 1), int(non_2xx.group(1)) if non_2xx else 0,
+    return Result(name, rps, p50, p99, cpu * 1000 / max(requests, 1), failed + (int(non_2xx.group(1)) if non_2xx else 0),
                   sum(int(n) for n in errors.groups()) if errors else 0, cookies)
 
 

@@ -32,6 +32,7 @@ from blog.services import posts
 from blog.services import reading
 from blog.services import seo
 from blog.services import sitemap as sitemap_service
+from blog.services import subscriptions
 from blog.services import taxonomy
 
 
@@ -115,7 +116,7 @@ def category(slug: str) -> Response:
     return _listing(page, found.name, "main.category", args={"slug": slug},
                     feed_url=url_for("main.category_feed", slug=slug),
                     alternates=feeds.alternates("category_feed", slug=slug),
-                    subscribe_scope=(f"category:{found.slug}", f"Category: {found.name}"),
+                    subscribe_scope=subscriptions.category_choice(found),
                     crumbs=taxonomy.breadcrumbs(found), description=found.description)
 
 
@@ -126,7 +127,7 @@ def tag(slug: str) -> Response:
     page = posts.published(page=_page_number(), tag=found)
     return _listing(page, f"Tagged #{found.name}", "main.tag", args={"slug": slug},
                     feed_url=url_for("main.tag_feed", slug=slug), alternates=feeds.alternates("tag_feed", slug=slug),
-                    subscribe_scope=(f"tag:{found.slug}", f"Tag: #{found.name}"))
+                    subscribe_scope=subscriptions.tag_choice(found))
 
 
 class SearchFilters:

@@ -54,6 +54,29 @@ class Scope:
     tag: Tag | None = None
 
 
+#: The subscribe forms' first choice.
+ALL_POSTS = ("all", "All posts")
+
+
+def category_choice(category, indent: int = 0) -> tuple[str, str]:
+    """A subscribe form's (value, label) for following ``category`` (``indent``: its depth in a tree)."""
+    return f"category:{category.slug}", "\u2003" * indent + f"Category: {category.name}"
+
+
+def tag_choice(tag) -> tuple[str, str]:
+    """A subscribe form's (value, label) for following ``tag``."""
+    return f"tag:{tag.slug}", f"Tag: #{tag.name}"
+
+
+def post_choices(post) -> list[tuple[str, str]]:
+    """What the form after a post offers to follow: all posts, its category, its tags."""
+    chosen = [ALL_POSTS]
+    if post.category is not None:
+        chosen.append(category_choice(post.category))
+    chosen += [tag_choice(tag) for tag in post.tags]
+    return chosen
+
+
 def normalise_email(value: str) -> str:
     """The address, trimmed and lower-cased. Raises Invalid when it is empty, too long or malformed."""
     email = (value or "").strip().lower()

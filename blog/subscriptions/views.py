@@ -24,15 +24,15 @@ SENT = ("Almost done: we sent a confirmation link to {email}. Nothing else will 
 
 def _choices() -> list[tuple[str, str]]:
     """Everything one can follow: all posts, each category (indented by depth), each tag."""
-    chosen = [("all", "All posts")]
+    chosen = [subscriptions.ALL_POSTS]
 
     def walk(nodes, depth: int) -> None:
         for node in nodes:
-            chosen.append((f"category:{node.slug}", "\u2003" * depth + f"Category: {node.name}"))
+            chosen.append(subscriptions.category_choice(node, depth))
             walk(node.children, depth + 1)
 
     walk(taxonomy.category_tree(), 0)
-    chosen += [(f"tag:{tag.slug}", f"Tag: #{tag.name}") for tag in taxonomy.tag_cloud(limit=200)]
+    chosen += [subscriptions.tag_choice(tag) for tag in taxonomy.tag_cloud(limit=200)]
     return chosen
 
 
