@@ -98,6 +98,7 @@ class Config:
 
     BCRYPT_LOG_ROUNDS = _env_int("BCRYPT_LOG_ROUNDS", 12)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    WTF_CSRF_CHECK_DEFAULT = False  # checked by security.check_csrf (the same check, the method first)
 
     #: Shared by every process: Redis when REDIS_URL is set, else a SQLite file (blog/ratelimit.py);
     #: never memory://, which each gunicorn worker would count alone.

@@ -61,6 +61,7 @@ def create_app(config_name: str | type[config_module.Config] | None = None) -> F
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
+    security.check_csrf(app)
     bcrypt.init_app(app)
     cache.init_app(app)
     pagecache.init_app(app)  # after the cache: its change feed follows the backend
