@@ -29,11 +29,15 @@ def has_pending_input(dbapi_connection) -> bool:
 
 
 def _ping(dbapi_connection) -> None:
-    cursor = dbapi_connection.cursor()
+    # In autocommit, as SQLAlchemy's own ping does: outside it the SELECT opens a transaction that
+    # the request would inherit, and psycopg refuses to switch a connection in a transaction to
+    # autocommit (a guest's read does: rendering.read_without_transaction).
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
     try:
-        cursor.execute("SELECT 1")
+        dbapi_connection.execute("SELECT 1")
     finally:
-        cursor.close()
+        dbapi_connection.autocommit = autocommit
 
 
 def check_on_checkout(engine: Engine) -> None:

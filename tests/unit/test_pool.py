@@ -58,3 +58,16 @@ def test_a_long_idle_connection_is_pinged(engine, monkeypatch):
     engine.pings.clear()
     _backend_pid(engine)
     assert engine.pings == [1]
+
+
+def test_a_ping_leaves_the_connection_out_of_a_transaction(engine, monkeypatch):
+    _backend_pid(engine)
+    monkeypatch.setattr(pool, "FULL_CHECK_AFTER", -1.0)
+    engine.pings.clear()
+    with engine.connect() as conn:
+        assert engine.pings == [1]
+        # A guest's reading page switches its connection to autocommit (rendering.read_without_transaction);
+        # psycopg refuses that inside a transaction, which the ping's SELECT 1 had opened: a 500 on the
+        # first guest page after ten idle seconds.
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        assert conn.execute(text("SELECT 1")).scalar_one() == 1
