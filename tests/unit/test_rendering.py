@@ -85,3 +85,13 @@ def test_remembered_urls_are_the_ones_flask_builds(app):
                 app.url_for("no.such_endpoint")
     with app.app_context(), pytest.raises(RuntimeError):  # outside a request, as Flask: no SERVER_NAME here
         app.url_for("main.index")
+
+
+def test_every_template_global_exists_before_the_first_template_loads(app, client):
+    # Templates keep a snapshot of the environment's globals (rendering._Environment): one added
+    # once a template has loaded would be missing from it, so none may be added by a request.
+    before = dict(app.jinja_env.globals)
+    assert client.get("/").status_code == 200 and client.get("/demo").status_code == 200
+    assert app.jinja_env.globals == before
+    loaded = app.jinja_env.get_template("base.html")
+    assert loaded.globals.keys() >= before.keys() and type(loaded.globals) is dict
