@@ -95,3 +95,21 @@ def test_every_template_global_exists_before_the_first_template_loads(app, clien
     assert app.jinja_env.globals == before
     loaded = app.jinja_env.get_template("base.html")
     assert loaded.globals.keys() >= before.keys() and type(loaded.globals) is dict
+
+
+def test_ensure_sync_remembers_plain_functions_and_still_wraps_coroutines(app):
+    def view():
+        return "plain"
+
+    assert app.ensure_sync(view) is view and app.ensure_sync(view) is view
+
+    async def coroutine():
+        return "async"
+
+    for _ in range(2):  # asked again, never remembered as plain: Flask wraps it (or says asgiref is missing)
+        try:
+            wrapped = app.ensure_sync(coroutine)
+        except RuntimeError as error:
+            assert "async" in str(error)
+        else:
+            assert wrapped is not coroutine
