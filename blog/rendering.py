@@ -75,7 +75,7 @@ class App(Flask):
     methods, relative endpoints and values that cannot be keys go the usual way.
     """
 
-    _URL_MEMO_SIZE = 8192
+    _MEMO_SIZE = 8192
     jinja_environment = _Environment
 
     def __init__(self, *args, **kwargs) -> None:
@@ -89,7 +89,7 @@ class App(Flask):
         try:
             return self._sync_memo[func]
         except KeyError:
-            if len(self._sync_memo) >= self._URL_MEMO_SIZE:  # per-request callbacks must not pile up
+            if len(self._sync_memo) >= self._MEMO_SIZE:  # per-request callbacks must not pile up
                 self._sync_memo.clear()
             sync = self._sync_memo[func] = super().ensure_sync(func)
             return sync
@@ -105,7 +105,7 @@ class App(Flask):
                 return self._url_memo[key]
             except KeyError:
                 url = super().url_for(endpoint, **values)
-                if len(self._url_memo) >= self._URL_MEMO_SIZE:
+                if len(self._url_memo) >= self._MEMO_SIZE:
                     self._url_memo.clear()
                 self._url_memo[key] = url
                 return url
