@@ -283,6 +283,8 @@ def test_views_count_readers_but_not_the_author_or_bots(client, app, author):
     reader.get(f"/blog/{post.slug}", headers=BROWSER)
     reader.get(f"/blog/{post.slug}", headers=BROWSER)
     reader.get(f"/blog/{post.slug}", headers={"User-Agent": "Googlebot/2.1 (+http://www.google.com/bot.html)"})
+    reader.get(f"/blog/{post.slug}", headers={"User-Agent": "Mozilla/5.0 (compatible; BINGBOT/2.0)"})  # any case
+    reader.get(f"/blog/{post.slug}", headers={"User-Agent": "Mozilla/5.0 HeadlessChrome/131.0"})
     reader.get(f"/blog/{post.slug}", headers={**BROWSER, **HX})  # a fragment is not a read
     viewcounts.flush()  # buffered: the periodic task moves them into the row
     db.session.refresh(post)
