@@ -5,6 +5,7 @@ Read by ``gunicorn -c gunicorn.conf.py wsgi:app``; anything given on the command
 """
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -47,3 +48,19 @@ access_log_format = ('%(h)s [%({x-request-id}o)s] "%(r)s" %(s)s %(b)s %(M)sms '
 #: Worker heartbeat files on tmpfs when there is one (a container's /tmp may be an overlay on disk).
 if Path("/dev/shm").is_dir():
     worker_tmp_dir = "/dev/shm"
+
+
+#: Cyclic garbage is looked for once 5,000 new objects are alive, not 700: a listing page keeps
+#: more than 700 alive while it renders, so the youngest generation was searched on every request
+#: (on the home page 0.25 ms of its 7-10 ms in-process). A request's objects are mostly gone when
+#: it ends, so the search now runs every hundred or so requests, for ~2 ms.
+GC_THRESHOLD = (5000, 10, 10)
+
+
+def post_worker_init(worker) -> None:
+    """Once a worker has imported the app, move everything alive to the collector's permanent
+    generation. The app's modules, templates and mappers live as long as the worker, and a full
+    collection walked all ~150,000 of them again every few hundred requests: a 90-440 ms pause
+    (a post page's p99), 35-220 µs a request on average. Objects made later are collected as usual."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)

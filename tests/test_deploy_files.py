@@ -294,6 +294,22 @@ def test_gunicorn_conf_takes_workers_and_port_from_the_environment():
     assert default["graceful_timeout"] < default["timeout"]
 
 
+def test_gunicorn_workers_freeze_the_loaded_app_out_of_garbage_collection():
+    # gunicorn's own Config runs the hook, as a worker does once it has loaded the app.
+    script = ("import gc, json, runpy; from gunicorn.config import Config; import wsgi; c = Config(); "
+              "[c.set(k, v) for k, v in runpy.run_path('gunicorn.conf.py').items() if k in c.settings]; "
+              "before = gc.get_freeze_count(); c.post_worker_init(None); "
+              "print(json.dumps([before, gc.get_freeze_count(), gc.get_threshold()]))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "BLOG_ENV": "testing"})
+    assert done.returncode == 0, done.stderr
+    import json
+
+    before, after, threshold = json.loads(done.stdout.splitlines()[-1])
+    assert before == 0 and after > 50_000  # the app's objects, not just the interpreter's
+    assert threshold[0] == 5000
+
+
 def test_procfile_uses_gunicorn_conf():
     lines = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
     _check_command(shlex.split(lines["web"]))
