@@ -35,6 +35,7 @@ from werkzeug.http import is_resource_modified
 from werkzeug.http import unquote_etag
 from werkzeug.wrappers import Request as WerkzeugRequest
 
+from blog import current
 from blog import logs
 from blog.extensions import db
 from blog.extensions import htmx
@@ -55,6 +56,7 @@ _COMPRESSIBLE = ("text/html", "application/rss+xml", "application/atom+xml", "ap
 
 
 class _Environment(FlaskEnvironment):
+
     def make_globals(self, d):  # type: ignore[override]
         """A template's globals as a plain dict: the environment's as they are when the template
         loads, under its own. Jinja builds a ChainMap so that later changes to the environment's
@@ -100,8 +102,7 @@ class App(Flask):
                 _scheme: str | None = None, _external: bool | None = None, **values) -> str:
         if _anchor is None and _method is None and _scheme is None and not _external and endpoint[:1] != ".":
             try:
-                ctx_request = request._get_current_object()
-                key = (ctx_request.script_root, endpoint, *values.items())  # query args keep their order
+                key = (current.request().script_root, endpoint, *values.items())  # query args keep their order
                 return self._url_memo[key]
             except KeyError:
                 url = super().url_for(endpoint, **values)
@@ -148,7 +149,8 @@ CACHEABLE: dict[str, Callable[[dict], tuple[str, ...]]] = {
 
 def _reading_page() -> bool:
     """The cacheable pages carry no rate limit (served from the page cache they never reach it either)."""
-    return request.method in ("GET", "HEAD") and request.endpoint in CACHEABLE
+    req = current.request()
+    return req.method in ("GET", "HEAD") and req.endpoint in CACHEABLE
 
 
 def _rate_limit_except_reading_pages(check: Callable[[], None]) -> Callable[[], None]:
@@ -179,7 +181,7 @@ def wants_fragment() -> bool:
     """True for an htmx swap; page loads, boosted links and history restores get the whole page.
 
     (flask-htmx's tests, read from the WSGI environ: a missing header costs Werkzeug an exception.)"""
-    environ = request.environ
+    environ = current.request().environ
     return (environ.get("HTTP_HX_REQUEST") == "true" and environ.get("HTTP_HX_BOOSTED") != "true"
             and environ.get("HTTP_HX_HISTORY_RESTORE_REQUEST") != "true")
 
@@ -251,7 +253,7 @@ def count_view_when_cached(post_id: int) -> None:
 
 def _state() -> dict:
     # Per request, in the WSGI environ (``g`` belongs to the app context, which tests share between requests).
-    return request.environ.setdefault("blog.page", {})
+    return current.request().environ.setdefault("blog.page", {})
 
 
 def _etag(body: bytes) -> str:
@@ -261,33 +263,34 @@ def _etag(body: bytes) -> str:
 def _signed_in() -> bool:
     # Only a visitor who brought a session or remember-me cookie can be signed in (Flask-Login
     # puts the id in the session in both cases); the others' sessions are not even looked at.
-    config, cookies = current_app.config, request.cookies
+    config, cookies = current.config(), current.request().cookies
     return ((config["SESSION_COOKIE_NAME"] in cookies or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies)
             and "_user_id" in session)
 
 
 def _shareable_request() -> bool:
     """A guest's GET of a page in CACHEABLE: the same answer for everyone who asks it so."""
-    config = current_app.config
-    if request.method not in ("GET", "HEAD") or request.endpoint not in CACHEABLE:
+    config, req = current.config(), current.request()
+    if req.method not in ("GET", "HEAD") or req.endpoint not in CACHEABLE:
         return False
     # A session (flashes, a form token, a login) or a remember-me cookie: this visitor's own page.
-    cookies = request.cookies
+    cookies = req.cookies
     return (config["SESSION_COOKIE_NAME"] not in cookies and config.get("REMEMBER_COOKIE_NAME", "remember_token")
-            not in cookies and "HTTP_AUTHORIZATION" not in request.environ)
+            not in cookies and "HTTP_AUTHORIZATION" not in req.environ)
 
 
 def _serve_from_cache() -> Response | None:
     if not _shareable_request():
         return None
-    areas = CACHEABLE[request.endpoint](request.view_args or {})
-    environ = request.environ
+    req = current.request()
+    areas = CACHEABLE[req.endpoint](req.view_args or {})
+    environ = req.environ
     variant = [f"{name}={environ.get(key, '')}" for name, key in _KEY_ENVIRON]
     key = entry = None
     try:
         # The generations are read before the view reads the database (see services/pagecache.py).
-        if current_app.config["PAGE_CACHE"]:
-            key, gens, entry = pagecache.lookup(request.full_path, variant, [pagecache.SITE, *areas], request.environ)
+        if current.config()["PAGE_CACHE"]:
+            key, gens, entry = pagecache.lookup(req.full_path, variant, [pagecache.SITE, *areas], environ)
         else:
             gens = pagecache.generations([pagecache.SITE, *areas])
     except Exception:  # the cache is down: render as if nothing were cached
@@ -299,13 +302,13 @@ def _serve_from_cache() -> Response | None:
         return None
     _state()["hit"] = True
     if entry.post_id is not None:
-        posts.count_view(entry.post_id, user_agent=request.headers.get("User-Agent", ""))
+        posts.count_view(entry.post_id, user_agent=environ.get("HTTP_USER_AGENT", ""))
     headers = list(entry.headers)  # stored with their final values: the quick path does no header work
-    if ("If-None-Match" in request.headers or "If-Modified-Since" in request.headers) and not is_resource_modified(
-            request.environ, etag=unquote_etag(entry.etag)[0],
+    if ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ) and not is_resource_modified(
+            environ, etag=unquote_etag(entry.etag)[0],
             last_modified=datetime.fromtimestamp(int(entry.last_modified), UTC)):
         return Response(status=304, headers=[(k, v) for k, v in headers if k != "Content-Type"])
-    if "gzip" in request.accept_encodings:
+    if "gzip" in req.accept_encodings:
         body = entry.body
         headers.append(("Content-Encoding", "gzip"))
     else:
@@ -331,7 +334,7 @@ def read_without_transaction() -> None:
 
 
 def _public(response: Response, etag: str | None, last_modified: datetime | float | None) -> Response:
-    config = current_app.config
+    config = current.config()
     response.headers["Cache-Control"] = (f"public, max-age=0, s-maxage={config['HTTP_S_MAXAGE']}, "
                                          f"stale-while-revalidate={config['HTTP_STALE_WHILE_REVALIDATE']}")
     # A CDN must not hand a guest's copy to someone signed in (who sends a cookie).
@@ -393,7 +396,7 @@ def _compress(response: Response, gzipped: bytes | None = None) -> Response:
             or "Content-Encoding" in response.headers or response.mimetype not in _COMPRESSIBLE):
         return response
     response.vary.add("Accept-Encoding")
-    if "gzip" not in request.accept_encodings:
+    if "gzip" not in current.request().accept_encodings:
         return response
     body = response.get_data()
     if len(body) < 1024:

@@ -6,11 +6,11 @@ from flask import Flask
 from flask import Response
 from flask import abort
 from flask import g
-from flask import request
 from flask import session
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter
 
+from blog import current
 from blog.extensions import csrf
 
 #: No inline script or style anywhere: htmx is configured through a <meta> tag instead.
@@ -73,7 +73,7 @@ def check_csrf(app: Flask) -> None:
 
     @app.before_request
     def _check_csrf() -> None:
-        if app.config["WTF_CSRF_ENABLED"] and request.method in app.config["WTF_CSRF_METHODS"]:
+        if app.config["WTF_CSRF_ENABLED"] and current.request().method in app.config["WTF_CSRF_METHODS"]:
             csrf.protect(apply_exemptions=True)
 
 
@@ -92,19 +92,20 @@ def register(app: Flask) -> None:
 
     @app.before_request
     def _refuse_hostile_input() -> None:
-        if "\x00" in request.path:
+        req = current.request()
+        if "\x00" in req.path:
             abort(404)
-        if request.path.startswith("/api/"):  # the API checks its input itself, with its 422s
+        if req.path.startswith("/api/"):  # the API checks its input itself, with its 422s
             return
-        if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+        if any("\x00" in key or "\x00" in value for key, value in req.args.items(multi=True)):
             # Meaningless in a query string, and PostgreSQL refuses them in text: dropped.
-            request.args = ImmutableMultiDict([(key.replace("\x00", ""), value.replace("\x00", ""))
-                                               for key, value in request.args.items(multi=True)])
-        if request.method == "POST":
-            if request.endpoint == "admin.upload_import" and _is_admin():
+            req.args = ImmutableMultiDict([(key.replace("\x00", ""), value.replace("\x00", ""))
+                                           for key, value in req.args.items(multi=True)])
+        if req.method == "POST":
+            if req.endpoint == "admin.upload_import" and _is_admin():
                 # An admin's import upload may be larger than MAX_CONTENT_LENGTH (this reads the body).
-                request.max_content_length = app.config["IMPORT_MAX_BYTES"] + 64 * 1024
-            for key, value in request.form.items(multi=True):
+                req.max_content_length = app.config["IMPORT_MAX_BYTES"] + 64 * 1024
+            for key, value in req.form.items(multi=True):
                 if len(value) > MAX_FORM_FIELD:
                     abort(413)
                 if "\x00" in key or "\x00" in value:

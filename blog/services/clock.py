@@ -19,10 +19,8 @@ from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 from zoneinfo import available_timezones
 
-from flask import current_app
-from flask import has_request_context
-from flask import request
 
+from blog import current
 from blog.services.errors import Invalid
 
 #: The default for text with a time: "2 Dec 2026, 09:00 CET".
@@ -68,7 +66,7 @@ def _zone(name: str) -> ZoneInfo:
 def site_zone() -> ZoneInfo:
     """The site's time zone (``TIMEZONE``; ``SITE_TIMEZONE`` is read as an alias); UTC if unknown."""
     try:
-        return _zone(current_app.config.get("TIMEZONE") or "UTC")
+        return _zone(current.config().get("TIMEZONE") or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return _zone("UTC")
 
@@ -86,14 +84,14 @@ def zone_for(user) -> ZoneInfo:
 
 def viewer_zone() -> ZoneInfo:
     """The zone of whoever this request renders for (the site's outside a request, e.g. mail)."""
-    if not has_request_context():
+    environ = current.environ()
+    if environ is None:
         return site_zone()
-    # Kept per request (not on ``g``, which outlives a request when an app context is reused).
-    cached = request.environ.get("blog.viewer_zone")
+    cached = environ.get("blog.viewer_zone")
     if cached is None:
         from flask_login import current_user
 
-        cached = request.environ["blog.viewer_zone"] = zone_for(current_user)
+        cached = environ["blog.viewer_zone"] = zone_for(current_user)
     return cached
 
 

@@ -43,8 +43,6 @@ from typing import Any
 
 from flask import Flask
 from flask import current_app
-from flask import has_request_context
-from flask import request
 from sqlalchemy import event
 from sqlalchemy import inspect
 from sqlalchemy import select
@@ -52,6 +50,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import SessionTransaction
 
 from blog import changefeed
+from blog import current
 from blog.extensions import cache
 
 #: ``session.info`` key: areas touched by the open transaction, bumped when it commits.
@@ -198,7 +197,7 @@ def init_app(app: Flask) -> None:
 
 
 def _near() -> Near | None:
-    return current_app.extensions.get("pagecache.near")
+    return current.app().extensions.get("pagecache.near")
 
 
 def _epoch(near: Near) -> Any:
@@ -206,9 +205,9 @@ def _epoch(near: Near) -> Any:
     system call), and a post page reads it five times. A request's reads then all belong to one
     moment of the feed, as its generations do (memoised the same way); a bump made by this request
     forgets it (``announce``), so its own later reads trust nothing kept under the old epoch."""
-    if not has_request_context():
+    environ = current.environ()
+    if environ is None:
         return near.epoch()
-    environ = request.environ
     if _EPOCH not in environ:
         environ[_EPOCH] = near.epoch()
     return environ[_EPOCH]
@@ -236,7 +235,8 @@ def generations(areas: Iterable[str]) -> dict[str, str]:
     """
     areas = list(dict.fromkeys(areas))
     # Per request (in its WSGI environ: ``g`` lives as long as the app context, which may span requests).
-    known: dict[str, str] = request.environ.setdefault(_MEMO, {}) if has_request_context() else {}
+    environ = current.environ()
+    known: dict[str, str] = environ.setdefault(_MEMO, {}) if environ is not None else {}
     missing = [area for area in areas if area not in known]
     near = _near() if missing else None
     epoch = _epoch(near) if near is not None else None
@@ -261,8 +261,9 @@ def bump(*areas: str) -> None:
     """Give each area a new generation now: every page and widget depending on it is fresh everywhere."""
     if not areas:
         return
-    if has_request_context():
-        request.environ.pop(_MEMO, None)
+    environ = current.environ()
+    if environ is not None:
+        environ.pop(_MEMO, None)
     try:
         cache.set_many({_gen_key(area): _new_token() for area in dict.fromkeys(areas)}, timeout=0)
         announce()
@@ -272,8 +273,9 @@ def bump(*areas: str) -> None:
 
 def announce() -> None:
     """Tell every process the shared cache changed (after ``bump`` or a ``clear``): their copies go."""
-    if has_request_context():
-        request.environ.pop(_EPOCH, None)
+    environ = current.environ()
+    if environ is not None:
+        environ.pop(_EPOCH, None)
     near = _near()
     if near is not None:
         near.announce()

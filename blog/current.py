@@ -1,0 +1,39 @@
+"""The request and the app being served, as the objects themselves rather than Flask's proxies.
+
+Reading an attribute through ``flask.request`` or ``current_app`` costs 0.7-1 µs. The proxy's
+class has no such attribute, so Python first raises and formats an AttributeError, and only then
+does the proxy's ``__getattr__`` look the name up on the real object. A post page did this about a
+hundred times. Code that runs on every request takes the object once from here and reads it
+directly (0.1 µs).
+"""
+from __future__ import annotations
+
+from flask import Config
+from flask import Flask
+from flask import Request
+from flask import current_app
+from flask import request as _request
+
+
+def app() -> Flask:
+    """The app of the current app context (RuntimeError outside one, as ``current_app``)."""
+    return current_app._get_current_object()  # type: ignore[attr-defined]
+
+
+def config() -> Config:
+    """The current app's config."""
+    return current_app._get_current_object().config  # type: ignore[attr-defined]
+
+
+def request() -> Request:
+    """The request being served (RuntimeError outside one, as ``flask.request``)."""
+    return _request._get_current_object()  # type: ignore[attr-defined]
+
+
+def environ() -> dict | None:
+    """The WSGI environ of the request being served, or None outside a request (mail, the CLI, tasks):
+    where per-request memos live (``g`` belongs to the app context, which may outlive a request)."""
+    try:
+        return _request._get_current_object().environ  # type: ignore[attr-defined]
+    except RuntimeError:
+        return None

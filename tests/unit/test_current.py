@@ -1,0 +1,23 @@
+"""blog.current: the request and app themselves, in a request, and a clear answer outside one."""
+from __future__ import annotations
+
+import pytest
+from flask import request
+
+from blog import current
+
+
+def test_inside_a_request_they_are_the_objects_behind_flasks_proxies(app):
+    with app.test_request_context("/blog/some-post?x=1"):
+        assert current.request() is request._get_current_object()
+        assert current.environ() is request.environ
+        assert current.environ()["PATH_INFO"] == "/blog/some-post"
+        assert current.app() is app and current.config() is app.config
+
+
+def test_outside_a_request_there_is_no_environ_and_no_request(app):
+    with app.app_context():  # mail, the CLI, tasks
+        assert current.environ() is None
+        assert current.config() is app.config
+        with pytest.raises(RuntimeError):
+            current.request()
