@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from datetime import UTC
+from types import FunctionType
+from types import MethodType
 
 from flask import Flask
 from flask import Response
@@ -29,6 +31,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask.templating import Environment as FlaskEnvironment
 from flask_htmx import make_response as htmx_response
 from isal import igzip
+from jinja2.runtime import Context
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified
@@ -55,7 +58,32 @@ _COMPRESSIBLE = ("text/html", "application/rss+xml", "application/atom+xml", "ap
                  "application/json", "text/plain")
 
 
+class _Context(Context):
+    """Jinja's render context, calling plain functions and bound methods without asking first.
+
+    Every call in a template goes through ``Context.call``, which asks the callable, and its
+    ``__call__``, whether it wants the context passed in (four lookups and two function calls),
+    about seventy times a post page. A function or method answers that with one attribute,
+    read here directly; anything else (macros, callable objects) goes Jinja's way."""
+
+    def call(__self, __obj, *args, **kwargs):  # noqa: N805 (Jinja's own signature)
+        if type(__obj) not in _PLAIN_CALLABLES or hasattr(__obj, "jinja_pass_arg"):
+            return super().call(__obj, *args, **kwargs)
+        if kwargs:  # what Jinja adds for context functions only
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
+        try:
+            return __obj(*args, **kwargs)
+        except StopIteration:  # as Jinja does
+            return __self.environment.undefined("value was undefined because a callable raised a"
+                                                 " StopIteration exception")
+
+
+_PLAIN_CALLABLES = (FunctionType, MethodType)
+
+
 class _Environment(FlaskEnvironment):
+    context_class = _Context
 
     def make_globals(self, d):  # type: ignore[override]
         """A template's globals as a plain dict: the environment's as they are when the template

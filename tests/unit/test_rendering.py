@@ -113,3 +113,30 @@ def test_ensure_sync_remembers_plain_functions_and_still_wraps_coroutines(app):
             assert "async" in str(error)
         else:
             assert wrapped is not coroutine
+
+
+def test_templates_call_plain_functions_directly_and_context_functions_jinjas_way(app):
+    from jinja2 import pass_context
+    from jinja2 import pass_environment
+
+    class Greeter:
+        def hello(self, name):
+            return f"hello {name}"
+
+        @pass_context
+        def where(self, context):
+            return context.get("place")
+
+    def stop():
+        raise StopIteration
+
+    template = app.jinja_env.from_string(
+        "{% macro twice(x) %}{{ x }}{{ x }}{% endmacro %}"
+        "{% for name in names %}{{ greeter.hello(name) }} {{ shout(name) }} {{ twice(name) }} "
+        "{{ here() }} {{ greeter.where() }} {{ env_name() }}|{% endfor %}[{{ stop() }}]")
+    with app.test_request_context("/"):
+        html = template.render(
+            names=["ann"], greeter=Greeter(), shout=lambda name: name.upper(), place="the loop",
+            here=pass_context(lambda context: context["place"]),
+            env_name=pass_environment(lambda environment: type(environment).__name__), stop=stop)
+    assert html == "hello ann ANN annann the loop the loop _Environment|[]"
