@@ -13,7 +13,27 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from blog import current
 from blog import ratelimit  # noqa: F401  (registers the sqlite:/// rate-limit storage with limits)
+
+
+class GuestAwareLoginManager(LoginManager):
+    """Flask-Login's manager, answering "a guest" at once for a visitor who brought no session
+    cookie, no remember-me cookie and no Authorization header.
+
+    Flask-Login reaches the same answer the long way on every request: it sends a signal, hashes
+    the visitor's address and browser with SHA-512 for session protection, and reads the session
+    and the cookies, all through Flask's proxies. That is about a tenth of a millisecond on each
+    guest's page. Anyone who brings one of the three goes the usual way."""
+
+    def _load_user(self):  # type: ignore[override]
+        req, config = current.request(), current.config()
+        cookies = req.cookies
+        if (config["SESSION_COOKIE_NAME"] not in cookies
+                and config.get("REMEMBER_COOKIE_NAME", "remember_token") not in cookies
+                and "HTTP_AUTHORIZATION" not in req.environ):
+            return self._update_request_context_with_user()  # the anonymous user, as Flask-Login's own
+        return super()._load_user()
 
 
 class Base(DeclarativeBase):
@@ -31,7 +51,7 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-login_manager = LoginManager()
+login_manager = GuestAwareLoginManager()
 csrf = CSRFProtect()
 bcrypt = Bcrypt()
 cache = Cache()

@@ -455,3 +455,22 @@ def test_an_overlong_password_at_login_is_just_wrong(client):
     make_user(email="ada@example.com", password=PASSWORD)
     response = client.post("/auth/login", data={"email": "ada@example.com", "password": "x" * 150})
     assert response.status_code == 422 and accounts.GENERIC_LOGIN_ERROR in response.text
+
+
+def test_a_visitor_without_cookies_is_a_guest_at_once_and_a_session_still_signs_in(app, client):
+    from flask_login import user_accessed
+
+    loads = []
+    user_accessed.connect(loads.append, app, weak=False)  # sent by Flask-Login's own loading only
+    try:
+        page = client.get("/")  # no cookie of any kind
+        assert page.status_code == 200 and "Log in" in page.text and loads == []
+        user = make_user(username="returning", password=PASSWORD)
+        login_as(client, user)
+        assert "returning" in client.get("/").text and len(loads) == 1
+        # A remember-me cookie alone (no session) still goes Flask-Login's way: a forged one is a guest.
+        other = app.test_client()
+        other.set_cookie(app.config.get("REMEMBER_COOKIE_NAME", "remember_token"), "1|forged")
+        assert "Log in" in other.get("/").text and len(loads) == 2
+    finally:
+        user_accessed.disconnect(loads.append, app)
