@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from blog import current
 from blog.extensions import csrf
+from blog.rendering import vary
 
 #: No inline script or style anywhere: htmx is configured through a <meta> tag instead.
 CSP = "; ".join([
@@ -123,5 +124,5 @@ def register(app: Flask) -> None:
             # A signed-in page shows this person's name, drafts, CSRF token: no shared cache may keep it,
             # and the browser must not show it from its cache after logout (the Back button).
             headers["Cache-Control"] = "private, no-store"
-            response.vary.add("Cookie")
+            vary(response, "Cookie")
         return response

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from blog.extensions import db
+from blog.rendering import vary
 from blog.models import Comment
 from blog.models import Post
 from blog.models.base import MAX_ID  # ids past it cannot name a row (also in the OpenAPI document)
@@ -329,7 +330,7 @@ def respond(payload: dict, status: int = 200, *, last_modified: datetime | None 
         response.last_modified = last_modified.replace(tzinfo=UTC)
     # Drafts and pending comments differ by caller: shared caches must not keep them; clients revalidate.
     response.headers["Cache-Control"] = "private, no-cache"
-    response.vary.add("Authorization")
+    vary(response, "Authorization")
     if status == 200 and request.if_none_match.contains_weak(etag):
         not_modified = Response(status=304)
         for header in ("ETag", "Last-Modified", "Cache-Control", "Vary"):

@@ -140,3 +140,17 @@ def test_templates_call_plain_functions_directly_and_context_functions_jinjas_wa
             here=pass_context(lambda context: context["place"]),
             env_name=pass_environment(lambda environment: type(environment).__name__), stop=stop)
     assert html == "hello ann ANN annann the loop the loop _Environment|[]"
+
+
+def test_vary_adds_each_header_once_whatever_its_case():
+    from flask import Response
+
+    from blog.rendering import vary
+
+    response = Response("x")
+    vary(response, "HX-Request", "Cookie")
+    assert response.headers["Vary"] == "HX-Request, Cookie"
+    vary(response, "cookie", "Accept-Encoding", "Accept-Encoding")
+    assert response.headers["Vary"] == "HX-Request, Cookie, Accept-Encoding"
+    vary(response)
+    assert response.headers.getlist("Vary") == ["HX-Request, Cookie, Accept-Encoding"]
