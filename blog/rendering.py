@@ -7,6 +7,7 @@ for cacheable pages, ``public, s-maxage`` for guests, ``private, no-store`` for 
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import logging
@@ -32,6 +33,7 @@ from flask.templating import Environment as FlaskEnvironment
 from flask_htmx import make_response as htmx_response
 from isal import igzip
 from jinja2.runtime import Context
+from jinja2.runtime import Macro
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified
@@ -59,15 +61,20 @@ _COMPRESSIBLE = ("text/html", "application/rss+xml", "application/atom+xml", "ap
 
 
 class _Context(Context):
-    """Jinja's render context, calling plain functions and bound methods without asking first.
+    """Jinja's render context, calling macros, plain functions and bound methods without asking first.
 
     Every call in a template goes through ``Context.call``, which asks the callable, and its
-    ``__call__``, whether it wants the context passed in (four lookups and two function calls),
-    about seventy times a post page. A function or method answers that with one attribute,
-    read here directly; anything else (macros, callable objects) goes Jinja's way."""
+    ``__call__``, whether it wants the context passed in (four lookups and two function calls,
+    a bound method made for a macro's ``__call__``), about ninety times a post page. A macro
+    always takes the evaluation context (``Macro.__call__`` is ``pass_eval_context``); a
+    function, method or ``functools.cache`` wrapper answers with the one attribute Jinja's
+    decorators set, read here directly. Anything else goes Jinja's way."""
 
     def call(__self, __obj, *args, **kwargs):  # noqa: N805 (Jinja's own signature)
-        if type(__obj) not in _PLAIN_CALLABLES or hasattr(__obj, "jinja_pass_arg"):
+        kind = type(__obj)
+        if kind is Macro:
+            args = (__self.eval_ctx, *args)
+        elif kind not in _PLAIN_CALLABLES or hasattr(__obj, "jinja_pass_arg"):
             return super().call(__obj, *args, **kwargs)
         if kwargs:  # what Jinja adds for context functions only
             kwargs.pop("_block_vars", None)
@@ -79,7 +86,7 @@ class _Context(Context):
                                                  " StopIteration exception")
 
 
-_PLAIN_CALLABLES = (FunctionType, MethodType)
+_PLAIN_CALLABLES = (FunctionType, MethodType, type(functools.cache(lambda: None)))
 
 
 class _Environment(FlaskEnvironment):

@@ -1,6 +1,8 @@
 """The render helper: page or block, flashes out of band, Vary."""
 from __future__ import annotations
 
+import functools
+
 import pytest
 from flask import flash
 
@@ -130,16 +132,22 @@ def test_templates_call_plain_functions_directly_and_context_functions_jinjas_wa
     def stop():
         raise StopIteration
 
+    @functools.cache
+    def cached(name):
+        return name[::-1]
+
     template = app.jinja_env.from_string(
-        "{% macro twice(x) %}{{ x }}{{ x }}{% endmacro %}"
-        "{% for name in names %}{{ greeter.hello(name) }} {{ shout(name) }} {{ twice(name) }} "
-        "{{ here() }} {{ greeter.where() }} {{ env_name() }}|{% endfor %}[{{ stop() }}]")
+        "{% macro twice(x, sep='') %}{{ x }}{{ sep }}{{ x }}{% endmacro %}"
+        "{% macro wrap() %}<{{ caller() }}>{% endmacro %}"
+        "{% for name in names %}{{ greeter.hello(name) }} {{ shout(name) }} {{ twice(name, sep='-') }} "
+        "{{ here() }} {{ greeter.where() }} {{ env_name() }} {{ cached(name) }} "
+        "{% call wrap() %}{{ twice(name) }}{% endcall %}|{% endfor %}[{{ stop() }}]")
     with app.test_request_context("/"):
         html = template.render(
             names=["ann"], greeter=Greeter(), shout=lambda name: name.upper(), place="the loop",
-            here=pass_context(lambda context: context["place"]),
+            here=pass_context(lambda context: context["place"]), cached=cached,
             env_name=pass_environment(lambda environment: type(environment).__name__), stop=stop)
-    assert html == "hello ann ANN annann the loop the loop _Environment|[]"
+    assert html == "hello ann ANN ann-ann the loop the loop _Environment nna <annann>|[]"
 
 
 def test_vary_adds_each_header_once_whatever_its_case():
