@@ -292,6 +292,11 @@ def conditional(response: Response, etag: str | None = None,
         else:
             stamp = datetime.fromtimestamp(last_modified, UTC)
         response.last_modified = stamp.replace(microsecond=0)
+    environ = current.request().environ
+    if "HTTP_IF_NONE_MATCH" not in environ and "HTTP_IF_MODIFIED_SINCE" not in environ:
+        # Nothing to compare, so no 304: Werkzeug would find that out only after adding a Date
+        # header (the WSGI server sends its own) and parsing the validators it was not sent.
+        return response
     return response.make_conditional(request)
 
 
