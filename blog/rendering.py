@@ -74,6 +74,9 @@ class _Context(Context):
         kind = type(__obj)
         if kind is Macro:
             args = (__self.eval_ctx, *args)
+        elif kind is MethodType:  # its attributes are its function's; asked of the method, a miss raises
+            if hasattr(__obj.__func__, "jinja_pass_arg"):
+                return super().call(__obj, *args, **kwargs)
         elif kind not in _PLAIN_CALLABLES or hasattr(__obj, "jinja_pass_arg"):
             return super().call(__obj, *args, **kwargs)
         if kwargs:  # what Jinja adds for context functions only
@@ -86,7 +89,7 @@ class _Context(Context):
                                                  " StopIteration exception")
 
 
-_PLAIN_CALLABLES = (FunctionType, MethodType, type(functools.cache(lambda: None)))
+_PLAIN_CALLABLES = (FunctionType, type(functools.cache(lambda: None)))
 
 
 class _Environment(FlaskEnvironment):
