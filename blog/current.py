@@ -13,6 +13,7 @@ from flask import Flask
 from flask import Request
 from flask import current_app
 from flask import request as _request
+from flask_login import current_user
 
 
 def app() -> Flask:
@@ -37,3 +38,9 @@ def environ() -> dict | None:
         return _request._get_current_object().environ  # type: ignore[attr-defined]
     except RuntimeError:
         return None
+
+
+def user():
+    """Whom the request is served to: the signed-in user or Flask-Login's anonymous one (what
+    ``current_user`` stands for; each attribute read through that proxy looks the user up again)."""
+    return current_user._get_current_object()  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from blog import current
 from blog.auth.forms import ConfirmForm
 from blog.auth.forms import apply_errors
 from blog.comments.views import new_form
@@ -36,8 +37,9 @@ from blog.services.errors import NotFound
 @bp.get("/<slug>")
 def detail(slug: str) -> Response:
     """One post with its approved comments, threaded; an old address redirects to the new one."""
+    viewer = current.user()
     try:
-        post = posts.get_readable(slug, current_user)
+        post = posts.get_readable(slug, viewer)
     except NotFound:
         moved = posts.redirect_for(slug)
         if moved is None:
@@ -46,16 +48,16 @@ def detail(slug: str) -> Response:
     if post.kind == "page":  # a static page lives at /<slug>; /blog/<slug> is not its address
         return redirect(url_for("pages.page", slug=post.slug), 301)
     reply_to = request.args.get("reply_to", type=int)  # the no-JS reply link draws its form in place
-    cpage = comments.requested_page(post, current_user, reply_to=reply_to)
+    cpage = comments.requested_page(post, viewer, reply_to=reply_to)
     # Forms only for those who can use them: building one puts a CSRF token in a new session,
     # and a guest's page must set no cookie (so every guest can get the same cached page).
-    signed_in = current_user.is_authenticated
-    response = render("posts/detail.html", block="comments", post=post, thread=comments.thread(post, current_user, cpage),
+    signed_in = viewer.is_authenticated
+    response = render("posts/detail.html", block="comments", post=post, thread=comments.thread(post, viewer, cpage),
                       around=reading.Around(post),
                       delete_form=ConfirmForm() if signed_in else None, form=new_form() if signed_in else None,
                       reply_to=reply_to, reply_form=new_form(reply_to) if reply_to and signed_in else None)
     if not htmx:  # a page read, not a fragment refresh (also when the page cache answers it)
-        posts.record_view(post, user=current_user, user_agent=request.headers.get("User-Agent", ""))
+        posts.record_view(post, user=viewer, user_agent=request.headers.get("User-Agent", ""))
         count_view_when_cached(post.id)
     return response
 

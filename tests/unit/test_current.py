@@ -21,3 +21,18 @@ def test_outside_a_request_there_is_no_environ_and_no_request(app):
         assert current.config() is app.config
         with pytest.raises(RuntimeError):
             current.request()
+
+
+def test_the_user_is_whom_current_user_stands_for(app):
+    from flask_login import current_user
+    from flask_login import login_user
+
+    from tests.factories import make_user
+
+    user = make_user(username="here")
+    with app.test_request_context("/"):
+        assert current.user().is_authenticated is False
+        assert current.user() is current_user._get_current_object()
+    with app.test_request_context("/"):
+        login_user(user)
+        assert current.user() is user
