@@ -40,6 +40,19 @@ def environ() -> dict | None:
         return None
 
 
+def brings_credentials(req: Request, config: Config) -> bool:
+    """Whether ``req`` came with a session cookie, a remember-me cookie or an Authorization header.
+    Only such a visitor can be signed in or have a session of their own; anyone else is a guest,
+    whose page is the same for every guest. Works on a bare Werkzeug request too (``QuickHits``)."""
+    environ = req.environ
+    if "HTTP_AUTHORIZATION" in environ:
+        return True
+    if "HTTP_COOKIE" not in environ:  # most guests send no cookie: nothing to parse
+        return False
+    cookies = req.cookies
+    return config["SESSION_COOKIE_NAME"] in cookies or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies
+
+
 def user():
     """Whom the request is served to: the signed-in user or Flask-Login's anonymous one (what
     ``current_user`` stands for; each attribute read through that proxy looks the user up again)."""

@@ -27,11 +27,7 @@ class GuestAwareLoginManager(LoginManager):
     guest's page. Anyone who brings one of the three goes the usual way."""
 
     def _load_user(self):  # type: ignore[override]
-        req, config = current.request(), current.config()
-        cookies = req.cookies
-        if (config["SESSION_COOKIE_NAME"] not in cookies
-                and config.get("REMEMBER_COOKIE_NAME", "remember_token") not in cookies
-                and "HTTP_AUTHORIZATION" not in req.environ):
+        if not current.brings_credentials(current.request(), current.config()):
             return self._update_request_context_with_user()  # the anonymous user, as Flask-Login's own
         return super()._load_user()
 

@@ -251,15 +251,15 @@ def vary(response: Response, *names: str) -> None:
 
     Werkzeug's ``response.vary`` parses the header into a set on every access and writes it back
     on every change: three times a page, each dearer than the response's other headers."""
-    current = response.headers.get("Vary")
-    have = {part.strip().lower() for part in current.split(",")} if current else set()
+    existing = response.headers.get("Vary")
+    have = {part.strip().lower() for part in existing.split(",")} if existing else set()
     extra = []
     for name in names:
         if name.lower() not in have:
             have.add(name.lower())
             extra.append(name)
     if extra:
-        response.headers["Vary"] = ", ".join([current, *extra] if current else extra)
+        response.headers["Vary"] = ", ".join([existing, *extra] if existing else extra)
 
 
 def render_fragment(template: str, block: str, *, status: int = 200, **context) -> Response:
@@ -324,20 +324,16 @@ def _etag(body: bytes) -> str:
 def _signed_in() -> bool:
     # Only a visitor who brought a session or remember-me cookie can be signed in (Flask-Login
     # puts the id in the session in both cases); the others' sessions are not even looked at.
-    config, cookies = current.config(), current.request().cookies
-    return ((config["SESSION_COOKIE_NAME"] in cookies or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies)
-            and "_user_id" in session)
+    return current.brings_credentials(current.request(), current.config()) and "_user_id" in session
 
 
 def _shareable_request() -> bool:
     """A guest's GET of a page in CACHEABLE: the same answer for everyone who asks it so."""
-    config, req = current.config(), current.request()
+    req = current.request()
     if req.method not in ("GET", "HEAD") or req.endpoint not in CACHEABLE:
         return False
     # A session (flashes, a form token, a login) or a remember-me cookie: this visitor's own page.
-    cookies = req.cookies
-    return (config["SESSION_COOKIE_NAME"] not in cookies and config.get("REMEMBER_COOKIE_NAME", "remember_token")
-            not in cookies and "HTTP_AUTHORIZATION" not in req.environ)
+    return not current.brings_credentials(req, current.config())
 
 
 def _serve_from_cache() -> Response | None:
@@ -539,16 +535,11 @@ class QuickHits:
         config = self.app.config
         if not config["PAGE_CACHE"] or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             return None
-        if "HTTP_AUTHORIZATION" in environ:
-            return None
         if environ.get("PATH_INFO", "").startswith(self._static):
             return None
         req = WerkzeugRequest(environ)
-        if "HTTP_COOKIE" in environ:  # most guests send none: no cookie parsing then
-            cookies = req.cookies
-            if (config["SESSION_COOKIE_NAME"] in cookies
-                    or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies):
-                return None
+        if current.brings_credentials(req, config):
+            return None
         matched = self._match(environ)
         if matched is None:
             return None

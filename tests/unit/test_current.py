@@ -36,3 +36,15 @@ def test_the_user_is_whom_current_user_stands_for(app):
     with app.test_request_context("/"):
         login_user(user)
         assert current.user() is user
+
+
+@pytest.mark.parametrize(("headers", "brings"), [
+    ({}, False),
+    ({"Cookie": "theme=dark"}, False),  # a cookie of someone else's making
+    ({"Cookie": "session=abc"}, True),
+    ({"Cookie": "theme=dark; remember_token=1|x"}, True),
+    ({"Authorization": "Bearer t"}, True),
+])
+def test_only_a_session_remember_me_cookie_or_authorization_counts_as_credentials(app, headers, brings):
+    with app.test_request_context("/", headers=headers):
+        assert current.brings_credentials(current.request(), app.config) is brings
